@@ -1,0 +1,59 @@
+"""Atomic file output: write to a temporary file beside the target, then rename.
+
+A crash or a Ctrl-C never leaves a half-written result where a user (or a resumed run) would
+take it for a finished one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+__all__ = ["atomic_path", "write_json", "write_png", "write_text"]
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s folder; on success it is renamed onto ``path``.
+
+    ``suffix`` defaults to the target's suffix so writers that pick a format from the file
+    name (OpenCV, scipy.io) still work.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
+        dir=target.parent,
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_png(path: str | Path, array: np.ndarray) -> None:
+    """Write a uint8/uint16 image (H×W, or H×W×3 in BGR as OpenCV expects) as PNG, atomically."""
+    import cv2
+
+    with atomic_path(path, suffix=".png") as tmp:
+        if not cv2.imwrite(str(tmp), array):
+            raise OSError(f"could not write PNG '{path}'")

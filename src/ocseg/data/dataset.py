@@ -1,0 +1,99 @@
+"""The dataset class every ocseg dataset is: a list of (image, label) files plus the pipeline.
+
+A concrete dataset (Cityscapes, ADE20K, a user's folder, ...) only finds its files and returns
+:class:`Sample` records; reading, id mapping, augmentation, normalisation and optional extra
+targets (SegFix distance/direction) are shared here, in that order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ocseg.data.image_io import check_same_size, read_image, read_label
+from ocseg.data.label_map import LabelMap
+from ocseg.data.normalize import Normalize
+
+__all__ = ["Sample", "SegmentationDataset"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One example: its image, its label map (None for unlabeled splits) and a unique name."""
+
+    image: Path
+    label: Path | None
+    name: str
+    instance: Path | None = None
+
+
+class SegmentationDataset(Dataset):
+    """Reads ``samples`` and returns dicts ``{"image", "label", "name", ...}``.
+
+    Args:
+        samples: the files, in a fixed order.
+        label_map: original ids → train ids.
+        normalize: image → network input tensor.
+        transform: albumentations-style callable ``transform(image=, mask=) -> dict`` applied to
+            the BGR uint8 image and the train-id label (None: no augmentation).
+        target_transform: optional callable ``label (H×W uint8 train ids) -> dict of tensors``
+            run after augmentation, e.g. SegFix distance/direction targets.
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        label_map: LabelMap,
+        normalize: Normalize,
+        transform: Callable[..., dict] | None = None,
+        target_transform: Callable[[np.ndarray], dict] | None = None,
+    ) -> None:
+        self.samples = list(samples)
+        self.label_map = label_map
+        self.normalize = normalize
+        self.transform = transform
+        self.target_transform = target_transform
+
+    @property
+    def has_labels(self) -> bool:
+        return bool(self.samples) and all(s.label is not None for s in self.samples)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Image (BGR uint8) and train-id label (uint8, or None) of one sample, unaugmented."""
+        sample = self.samples[index]
+        image = read_image(sample.image)
+        if sample.label is None:
+            return image, None
+        raw = read_label(sample.label)
+        check_same_size(image, raw, sample.image, sample.label)
+        return image, self.label_map.to_train(raw, source=str(sample.label))
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        sample = self.samples[index]
+        image, label = self.load(index)
+        height, width = image.shape[:2]
+        if self.transform is not None:
+            mask = label if label is not None else np.zeros((height, width), np.uint8)
+            out = self.transform(image=image, mask=mask)
+            image = out["image"]
+            label = out["mask"] if label is not None else None
+        item: dict[str, Any] = {
+            "image": self.normalize(image),
+            "name": sample.name,
+            "image_path": str(sample.image),
+            "orig_size": torch.tensor([height, width]),
+        }
+        if label is not None:
+            label = np.ascontiguousarray(label)
+            item["label"] = torch.from_numpy(label.astype(np.int64))
+            if self.target_transform is not None:
+                item.update(self.target_transform(label))
+        return item

@@ -1,0 +1,32 @@
+"""User-facing errors: one clear line that names the file or option and the fix.
+
+Code anywhere in the package raises :class:`OcsegError` for problems a user can fix (a missing
+dataset folder, a checkpoint of the wrong model, ...). The entry points catch it and print its
+message alone, without a traceback (see :mod:`ocseg.cli`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["OcsegError", "require_dir", "require_file"]
+
+
+class OcsegError(Exception):
+    """A problem with the user's input, reported as one line: what is wrong and how to fix it."""
+
+
+def require_dir(path: str | Path, what: str, fix: str) -> Path:
+    """Return ``path`` as a Path, or raise :class:`OcsegError` if it is not a directory."""
+    p = Path(path)
+    if not p.is_dir():
+        raise OcsegError(f"{what} not found: '{p}' is not a directory; {fix}")
+    return p
+
+
+def require_file(path: str | Path, what: str, fix: str) -> Path:
+    """Return ``path`` as a Path, or raise :class:`OcsegError` if it is not a file."""
+    p = Path(path)
+    if not p.is_file():
+        raise OcsegError(f"{what} not found: '{p}' is not a file; {fix}")
+    return p

@@ -1,0 +1,138 @@
+"""The one LightningModule that trains, validates and tests every model × loss × dataset.
+
+Everything task-specific is injected: the network (backbone + head), the loss (a
+:class:`~ocseg.losses.base.SegLoss`), the metric factory (segmentation mIoU or SegFix boundary
+scores) and the optimizer/schedule. Training is iteration based: the poly schedule is stepped
+every optimizer step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
+from torchmetrics import Metric
+
+from ocseg.losses.base import SegLoss
+from ocseg.optim.param_groups import backbone_head_groups
+
+__all__ = ["SegmentationModule"]
+
+_NORM_TYPES = (nn.modules.batchnorm._BatchNorm,)
+
+
+class SegmentationModule(LightningModule):
+    """Args:
+        net: module mapping N×3×H×W images to an output dict.
+        loss: the training loss; also reported on validation batches.
+        metric: zero-argument factory of a torchmetrics ``Metric`` whose ``update(outputs, batch)``
+            accumulates and ``compute()`` returns a dict of scalars; its ``primary`` attribute
+            names the score tracked as ``val/<primary>_best`` (``mIoU``).
+        optimizer: partial optimizer taking the parameter groups (``torch.optim.SGD`` …).
+        lr_lambda: per-step LR factor (``PolyWithWarmup``).
+        lr: base learning rate of the backbone group; other parameters get ``lr × head_lr_mult``.
+        freeze_bn: keep every BatchNorm in eval mode while training (fine-tuning stages).
+        run_config: the resolved run configuration, stored in checkpoints so eval can rebuild the model.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: SegLoss,
+        metric: Callable[[], Metric],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        lr_lambda: Callable[[int], float],
+        lr: float,
+        head_lr_mult: float = 1.0,
+        freeze_bn: bool = False,
+        run_config: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.loss = loss
+        self.optimizer_factory = optimizer
+        self.lr_lambda = lr_lambda
+        self.lr = float(lr)
+        self.head_lr_mult = float(head_lr_mult)
+        self.freeze_bn = bool(freeze_bn)
+        self.run_config = run_config
+        self.val_metric = metric()
+        self.test_metric = metric()
+        self.primary = getattr(self.val_metric, "primary", "mIoU")
+        self.register_buffer("best_score", torch.tensor(-math.inf), persistent=True)
+
+    # -- forward / train ---------------------------------------------------------------
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.net(images)
+
+    def train(self, mode: bool = True) -> "SegmentationModule":
+        super().train(mode)
+        if mode and self.freeze_bn:
+            for module in self.net.modules():
+                if isinstance(module, _NORM_TYPES):
+                    module.eval()
+        return self
+
+    def _loss_terms(self, outputs: dict, batch: dict) -> dict[str, torch.Tensor]:
+        return self.loss.terms(outputs, self.loss.target_from_batch(batch))
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        outputs = self.net(batch["image"])
+        terms = self._loss_terms(outputs, batch)
+        total = torch.stack(list(terms.values())).sum()
+        size = batch["image"].shape[0]
+        self.log("train/loss", total, prog_bar=True, batch_size=size)
+        if len(terms) > 1:
+            for name, value in terms.items():
+                self.log(f"train/loss_{name}", value, batch_size=size)
+        return total
+
+    # -- validation / test ---------------------------------------------------------------
+    def _eval_step(self, batch: dict, metric: Metric, stage: str) -> None:
+        outputs = self.net(batch["image"])
+        if "label" in batch:
+            total = self.loss(outputs, self.loss.target_from_batch(batch))
+            self.log(f"{stage}/loss", total, sync_dist=True, batch_size=batch["image"].shape[0])
+        metric.update(outputs, batch)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, self.val_metric, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, self.test_metric, "test")
+
+    def _log_scores(self, metric: Metric, stage: str) -> dict[str, torch.Tensor]:
+        scores = metric.compute()
+        metric.reset()
+        for name, value in scores.items():
+            self.log(f"{stage}/{name}", value.float(), sync_dist=False,
+                     prog_bar=(name == self.primary))
+        return scores
+
+    def on_validation_epoch_end(self) -> None:
+        scores = self._log_scores(self.val_metric, "val")
+        primary = scores.get(self.primary)
+        if primary is not None and not self.trainer.sanity_checking and torch.isfinite(primary):
+            self.best_score = torch.maximum(self.best_score, primary.to(self.best_score))
+        if torch.isfinite(self.best_score):
+            self.log(f"val/{self.primary}_best", self.best_score.float())
+
+    def on_test_epoch_end(self) -> None:
+        self._log_scores(self.test_metric, "test")
+
+    # -- optimisation ------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, Any]:
+        groups = backbone_head_groups(self.net, self.lr, self.head_lr_mult)
+        optimizer = self.optimizer_factory(groups)
+        scheduler = LambdaLR(optimizer, lr_lambda=self.lr_lambda)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.run_config is not None:
+            checkpoint["ocseg_config"] = self.run_config

@@ -1,0 +1,1 @@
+"""What the entry points run: one function per entry point, each taking the composed config."""

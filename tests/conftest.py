@@ -1,0 +1,73 @@
+"""Shared fixtures: compose the real Hydra configs, shrunk to tiny CPU sizes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+
+# Tiny sizes that keep a full fit in seconds on 2 CPU cores.
+TINY = [
+    "dataset.generator.num_train=8",
+    "dataset.generator.num_val=4",
+    "dataset.generator.height=64",
+    "dataset.generator.width=128",
+    "dataset.crop_size=[64,64]",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "trainer.log_every_n_steps=1",
+    "trainer.enable_progress_bar=false",
+    "~callbacks.progress_bar",
+]
+
+
+def compose(config_name: str = "train", overrides: list[str] | None = None):
+    """Compose ``conf/<config_name>.yaml`` with Hydra's compose API (HydraConfig set, so
+    ``${hydra:...}`` resolves)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = hydra_compose(config_name=config_name, overrides=overrides or [],
+                            return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)
+    from omegaconf import open_dict
+
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """A tiny synthetic_city tree shared by the tests that only read it."""
+    from ocseg.data.synthetic_city import ensure_generated
+
+    root = tmp_path_factory.mktemp("data") / "synthetic_city"
+    ensure_generated(root, num_train=8, num_val=4, height=64, width=128, seed=0)
+    return root
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path, synthetic_root):
+    """Factory: the train config at tiny sizes, writing only under ``tmp_path``."""
+
+    def make(*overrides: str, config_name: str = "train"):
+        return compose(config_name, TINY + [
+            f"dataset.root={synthetic_root}",
+            f"paths.output_dir={tmp_path / 'run'}",
+            f"paths.log_dir={tmp_path / 'logs'}",
+            f"paths.data_dir={tmp_path / 'data'}",
+            *overrides,
+        ])
+
+    return make
