@@ -1,0 +1,1 @@
+"""SegFix: boundary offsets ground truth, targets, prediction and label refinement."""
