@@ -64,6 +64,9 @@ class SegmentationModule(LightningModule):
         self.test_metric = metric()
         self.primary = getattr(self.val_metric, "primary", "mIoU")
         self.register_buffer("best_score", torch.tensor(-math.inf), persistent=True)
+        # optimizer steps these weights have seen; travels with the weights (also out of
+        # ddp_spawn workers, whose trainer state does not come back to the main process)
+        self.register_buffer("trained_steps", torch.tensor(0, dtype=torch.long), persistent=True)
 
     # -- forward / train ---------------------------------------------------------------
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -91,6 +94,9 @@ class SegmentationModule(LightningModule):
                 self.log(f"train/loss_{name}", value, batch_size=size)
         return total
 
+    def on_train_batch_end(self, outputs: Any, batch: dict, batch_idx: int) -> None:
+        self.trained_steps.fill_(self.trainer.global_step)
+
     # -- validation / test ---------------------------------------------------------------
     def _eval_step(self, batch: dict, metric: Metric, stage: str) -> None:
         outputs = self.net(batch["image"])
@@ -109,7 +115,8 @@ class SegmentationModule(LightningModule):
         scores = metric.compute()
         metric.reset()
         for name, value in scores.items():
-            self.log(f"{stage}/{name}", value.float(), sync_dist=False,
+            # values are already synced by the metric; sync_dist only keeps Lightning quiet
+            self.log(f"{stage}/{name}", value.float(), sync_dist=True,
                      prog_bar=(name == self.primary))
         return scores
 
@@ -119,7 +126,7 @@ class SegmentationModule(LightningModule):
         if primary is not None and not self.trainer.sanity_checking and torch.isfinite(primary):
             self.best_score = torch.maximum(self.best_score, primary.to(self.best_score))
         if torch.isfinite(self.best_score):
-            self.log(f"val/{self.primary}_best", self.best_score.float())
+            self.log(f"val/{self.primary}_best", self.best_score.float(), sync_dist=True)
 
     def on_test_epoch_end(self) -> None:
         self._log_scores(self.test_metric, "test")

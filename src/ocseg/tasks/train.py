@@ -20,11 +20,18 @@ __all__ = ["train", "build_module", "build_trainer"]
 
 def build_module(cfg: DictConfig):
     """The LightningModule of ``cfg`` (network, loss, metric, optimizer all from config)."""
-    config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    return instantiate(cfg.module, run_config=config, _convert_="object")
+    module = instantiate(cfg.module, _convert_="object")
+    # stored in checkpoints (plain data) so eval can rebuild the model; set after instantiate,
+    # which would otherwise build every `_target_` inside it
+    module.run_config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    return module
 
 
-def build_trainer(cfg: DictConfig) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, final_validation: bool = False) -> pl.Trainer:
+    """The trainer of ``cfg``; ``final_validation`` gives a plain one (no loggers, no
+    checkpointing) for scoring the final weights without touching the training logs."""
+    if final_validation:
+        return instantiate(cfg.trainer, callbacks=[], logger=False, enable_checkpointing=False)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -44,17 +51,18 @@ def train(cfg: DictConfig) -> dict:
             load_checkpoint(module.net, cfg.ckpt_path, strict=cfg.get("ckpt_strict", True))
     trainer = build_trainer(cfg)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
-    results = trainer.validate(module, datamodule=datamodule, verbose=False)
+    scorer = build_trainer(cfg, final_validation=True)
+    results = scorer.validate(module, datamodule=datamodule, verbose=False)
     metrics = {}
-    if trainer.is_global_zero and results:
+    if scorer.is_global_zero and results:
         metrics = scores_to_metrics(results[0], list(cfg.dataset.class_names), prefix="val/") \
             if "val/mIoU" in results[0] else {k.split("/", 1)[-1]: v for k, v in results[0].items()}
-        metrics["step"] = int(trainer.global_step)
+        metrics["step"] = int(module.trained_steps)
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") if trainer.checkpoint_callback else ""
         metrics["best_checkpoint"] = best or None
         out = Path(cfg.paths.output_dir)
         write_metrics(out / "metrics.json", metrics)
         if "per_class_iou" in metrics:
-            print_scores(metrics, title=f"val scores after {trainer.global_step} steps")
+            print_scores(metrics, title=f"val scores after {metrics['step']} steps")
         print(f"metrics written to {out / 'metrics.json'}", flush=True)
     return metrics

@@ -1,0 +1,46 @@
+"""Resuming from last.ckpt and a 2-process DDP (gloo, spawn) run on CPU."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+from ocseg.tasks.train import train
+
+
+def _logged_steps(run_dir):
+    rows = list(csv.DictReader(open(run_dir / "csv" / "metrics.csv")))
+    return [int(r["step"]) for r in rows if r.get("train/loss")]
+
+
+@pytest.mark.slow
+def test_resume_from_last_checkpoint_continues_at_saved_step(tiny_cfg, tmp_path):
+    first = tiny_cfg("schedule.max_steps=12", "schedule.val_every=6")
+    train(first)
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, map_location="cpu", weights_only=False)
+    assert saved["global_step"] == 12
+    lr_before = saved["lr_schedulers"][0]["last_epoch"]
+
+    resumed = tiny_cfg("schedule.max_steps=20", "schedule.val_every=4", f"ckpt_path={last}",
+                       f"paths.output_dir={tmp_path / 'run2'}")
+    train(resumed)
+    steps = _logged_steps(tmp_path / "run2")
+    assert steps and min(steps) >= 12, steps  # no step before the saved one was re-run
+    final = torch.load(tmp_path / "run2" / "checkpoints" / "last.ckpt", map_location="cpu",
+                       weights_only=False)
+    assert final["global_step"] == 20
+    assert final["lr_schedulers"][0]["last_epoch"] == lr_before + 8
+
+
+@pytest.mark.slow
+def test_ddp_spawn_two_cpu_processes(tiny_cfg, tmp_path):
+    cfg = tiny_cfg("trainer=ddp_cpu", "schedule.max_steps=4", "schedule.val_every=2",
+                   "data.batch_size=2")
+    metrics = train(cfg)
+    assert 0 <= metrics["mIoU"] <= 100
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu",
+                      weights_only=False)
+    assert ckpt["global_step"] == 4
