@@ -52,3 +52,11 @@ def test_wandb_logger_works_offline(tiny_cfg, tmp_path):
     logger.log_metrics({"train/loss": 1.0}, step=1)
     logger.experiment.finish()
     assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+
+
+def test_debug_fdr_runs_one_batch_without_checkpoints(tiny_cfg, tmp_path):
+    from ocseg.tasks.train import train
+
+    metrics = train(tiny_cfg("debug=fdr"))
+    assert metrics["step"] == 1
+    assert not list(tmp_path.rglob("*.ckpt"))

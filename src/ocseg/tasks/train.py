@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning.pytorch as pl
+from lightning.pytorch.callbacks import LearningRateMonitor
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -32,8 +33,10 @@ def build_trainer(cfg: DictConfig, final_validation: bool = False) -> pl.Trainer
     checkpointing) for scoring the final weights without touching the training logs."""
     if final_validation:
         return instantiate(cfg.trainer, callbacks=[], logger=False, enable_checkpointing=False)
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    if not loggers:  # the LR monitor writes to loggers and refuses to run without one
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
