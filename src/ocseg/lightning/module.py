@@ -105,6 +105,14 @@ class SegmentationModule(LightningModule):
             self.log(f"{stage}/loss", total, sync_dist=True, batch_size=batch["image"].shape[0])
         metric.update(outputs, batch)
 
+    # Fresh metric states per run: under ddp_spawn the pickled module's tensors arrive in shared
+    # memory, so every process would otherwise add into the same confusion matrix.
+    def on_validation_epoch_start(self) -> None:
+        self.val_metric.reset()
+
+    def on_test_epoch_start(self) -> None:
+        self.test_metric.reset()
+
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step(batch, self.val_metric, "val")
 
