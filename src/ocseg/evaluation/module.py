@@ -83,6 +83,13 @@ class EvaluationModule(LightningModule):
                           sampler=ShardSampler(len(self.items), world, rank),
                           num_workers=self.num_workers, collate_fn=collate_items)
 
+    def on_test_start(self) -> None:
+        # Fresh metric states in every process: under ddp_spawn on CPU the module's tensors
+        # arrive in shared memory, and updating them in place would mix the processes' counts.
+        self.confusion.reset()
+        if self.boundary is not None:
+            self.boundary.reset()
+
     def test_step(self, batch: dict, batch_idx: int) -> None:
         images = batch["images"]
         predictions = iter(self.predictor.predict(self.net, images) if images else [])
