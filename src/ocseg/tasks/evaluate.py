@@ -1,0 +1,101 @@
+"""``eval.py``: turn a checkpoint into label files (original ids), colour images and scores.
+
+Builds the split's dataset without augmentation, the network with the checkpoint's weights and
+the test procedure of ``test=ss|ms|sliding``, then runs :class:`EvaluationModule` under a
+Lightning trainer (devices, DDP, progress bar). Labelled splits get ``metrics.json`` and a
+per-class table; unlabelled ones (``split=test``, a folder of images) get predictions only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hydra.utils import instantiate
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from ocseg.data.dataset import SegmentationDataset
+from ocseg.errors import OcsegError
+from ocseg.evaluation import (EvaluationItems, EvaluationModule, PredictionWriter, load_network,
+                              output_names)
+
+__all__ = ["evaluate", "build_eval_dataset"]
+
+_info = rank_zero_only(lambda message: print(message, flush=True))
+
+
+def build_eval_dataset(cfg: DictConfig, split: str) -> SegmentationDataset:
+    """The dataset of ``split`` at full resolution: its ``<split>_set`` factory, no augmentation."""
+    factory_cfg = cfg.dataset.get(f"{split}_set")
+    if factory_cfg is None:
+        sets = sorted(k[:-4] for k in cfg.dataset if str(k).endswith("_set") and cfg.dataset[k])
+        raise OcsegError(f"dataset={cfg.dataset.name} has no '{split}' split; use split= one of {sets}")
+    if cfg.dataset.get("prepare") is not None:
+        instantiate(cfg.dataset.prepare)()
+    return instantiate(factory_cfg)(transform=None, target_transform=None)
+
+
+def _labelled(dataset: SegmentationDataset) -> bool:
+    """True when every sample has ground truth, False when none has; a mix is an error."""
+    missing = [s for s in dataset.samples if s.label is None]
+    if missing and len(missing) < len(dataset.samples):
+        raise OcsegError(
+            f"{len(missing)} of {len(dataset.samples)} images have no ground-truth label (first: "
+            f"'{missing[0].image}'); add the missing label files, or evaluate an unlabelled split"
+        )
+    return not missing and len(dataset.samples) > 0
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Evaluate ``cfg.ckpt_path``; returns the metrics (empty for prediction-only runs)."""
+    if not cfg.get("ckpt_path"):
+        raise OcsegError("eval needs a checkpoint: pass ckpt_path=<file> (an ocseg .ckpt or an "
+                         "original openseg .pth)")
+    if cfg.get("segfix") and cfg.segfix.get("offsets"):
+        # Hook for chained SegFix refinement: an EvaluationModule(refine=...) callable.
+        raise OcsegError("segfix.offsets is not supported by this build yet; evaluate, then run "
+                         "SegFix's refinement on <output_dir>/label")
+    split = str(cfg.split)
+    dataset = build_eval_dataset(cfg, split)
+    if len(dataset) == 0:
+        raise OcsegError(f"dataset={cfg.dataset.name} split={split} has no images")
+    scoring = _labelled(dataset)
+    net = load_network(cfg, cfg.ckpt_path, strict=cfg.get("ckpt_strict", True))
+    predictor = instantiate(cfg.test)
+    out = Path(cfg.output_dir)
+    writer = PredictionWriter(out, dataset.label_map, cfg.dataset.palette,
+                              save_color=cfg.save.color, save_overlay=cfg.save.overlay,
+                              overlay_alpha=cfg.save.overlay_alpha)
+    items = EvaluationItems(dataset, writer, output_names(dataset), resume=not cfg.overwrite,
+                            with_labels=scoring)
+    metrics_path = out / "metrics.json"
+    metrics_path.unlink(missing_ok=True)  # never leave a previous run's scores beside new labels
+    boundary = instantiate(cfg.boundary) if scoring and cfg.get("boundary") else None
+    extra = {
+        "dataset": str(cfg.dataset.name), "split": split, "model": str(cfg.model.name),
+        "checkpoint": str(cfg.ckpt_path),
+        "config": OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False),
+    }
+    module = EvaluationModule(net, predictor, items, list(cfg.dataset.class_names),
+                              ignore_index=int(cfg.dataset.ignore_index), batch_size=cfg.batch_size,
+                              num_workers=cfg.num_workers, boundary=boundary,
+                              metrics_path=metrics_path if scoring else None, metrics_extra=extra)
+    _info(f"eval: {len(dataset)} images of dataset={cfg.dataset.name} split={split} with "
+          f"{predictor}; {items.pending} to predict, {len(dataset) - items.pending} already in "
+          f"{writer.label_path('*').parent} (overwrite=true redoes them)"
+          + ("" if scoring else "; no ground truth: predictions only"))
+    # the trainer config is shared with training; evaluation needs none of its loop settings
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=[], use_distributed_sampler=False,
+                          enable_checkpointing=False, max_steps=-1, max_epochs=None,
+                          val_check_interval=None, check_val_every_n_epoch=1)
+    trainer.test(module, verbose=False)
+    _info(f"predictions in {out}/label (original ids)"
+          + (f", {out}/color" if cfg.save.color else "")
+          + (f", {out}/overlay" if cfg.save.overlay else "")
+          + (f"; scores in {metrics_path}" if scoring else ""))
+    if module.metrics is not None:
+        return module.metrics
+    if scoring and trainer.is_global_zero and metrics_path.is_file():  # computed in a spawned process
+        return json.loads(metrics_path.read_text())
+    return {}
