@@ -11,9 +11,13 @@ __all__ = ["register_resolvers"]
 
 
 def _classes_field(path: str, field: str):
+    from omegaconf import OmegaConf
+
     from ocseg.data.classes_file import classes_field
 
-    return classes_field(path, field)
+    value = classes_field(path, field)
+    # lists as ListConfig: OmegaConf.resolve() cannot store a plain list in a value node
+    return OmegaConf.create(value) if isinstance(value, list) else value
 
 
 def register_resolvers() -> None:
