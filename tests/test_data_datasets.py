@@ -232,3 +232,34 @@ def test_corrupt_files_are_skipped_and_counted(tmp_path):
     assert dm.skipped_files()["train"] == 1  # counted across worker processes
     with pytest.raises(OcsegError, match="on_bad_file must be one of"):
         make(on_bad_file="ignore")
+
+
+# the original's numbers (configs/<dataset>/H_48_D_4*.json): crop H×W, resize, scale range, order
+ORIGINAL_RECIPES = {
+    "cityscapes": ([512, 1024], None, [0.5, 2.0], ["RandomScaleAspect", "RandomCropUpTo",
+                                                 "HorizontalFlipSwap", "BrightnessShift"]),
+    "ade20k": ([520, 520], 520, [0.5, 2.0], ["HorizontalFlipSwap", "ResizeShortSide",
+                                             "RandomScaleAspect", "RandomCropUpTo", "BrightnessShift"]),
+    "pascal_context": ([520, 520], 520, [0.5, 2.0], None),
+    "coco_stuff": ([520, 520], 520, [0.5, 2.0], None),
+    "lip": ([473, 473], [473, 473], [0.5, 1.5], ["HorizontalFlipSwap", "ResizeTo", "RandomScaleAspect",
+                                                 "RandomCropUpTo", "BrightnessShift"]),
+    "mapillary": ([1024, 1024], 1024, [0.5, 2.0], ["ResizeShortSide", "RandomScaleAspect",
+                                                   "RandomCropUpTo", "HorizontalFlipSwap", "BrightnessShift"]),
+}
+
+
+@pytest.mark.parametrize("name", list(ORIGINAL_RECIPES))
+def test_configs_state_the_original_augmentation(name):
+    cfg = compose("train", [f"dataset={name}", "paths.output_dir=x"]).dataset
+    crop, resize, scale, order = ORIGINAL_RECIPES[name]
+    assert list(cfg.crop_size) == crop and list(cfg.scale_range) == scale
+    assert list(cfg.aspect_range) == [0.9, 1.1] and cfg.brightness_shift == 10
+    assert (cfg.get("base_size") or (list(cfg.resize_to) if "resize_to" in cfg else None)) == resize
+    steps = instantiate(cfg.train_transform).transforms
+    names = [type(t).__name__ for t in steps]
+    assert names[-1] == "PadToSize" and steps[-1].fill_mask == 255
+    assert names[:-1] == (order or ORIGINAL_RECIPES["ade20k"][3])
+    flip = next(t for t in steps if type(t).__name__ == "HorizontalFlipSwap")
+    assert flip.p == 0.5
+    assert flip.swap_pairs == ([(14, 15), (16, 17), (18, 19)] if name == "lip" else [])

@@ -134,3 +134,19 @@ def test_command_line_prepares_into_paths_data_dir_and_reports_errors(tmp_path):
     assert bad.returncode == 2 and "error: unknown dataset 'nosuch'" in bad.stderr
     missing = _cli("lip", f"paths.data_dir={tmp_path / 'data'}")
     assert missing.returncode == 2 and "raw_dir=" in missing.stderr
+
+
+def test_mapillary_short_side_stores_resized_images_and_nearest_labels(prepared, tmp_path):
+    from data_fakes import mapillary_names
+    from ocseg.data.prepare import mapillary
+
+    report = mapillary.prepare(prepared.raw["mapillary"], tmp_path, short_side=15,
+                               class_names=mapillary_names())
+    assert report.written == {"images": 4, "labels": 3}
+    for (split, stem), label in prepared.made["mapillary"].items():
+        image = cv2.imread(str(tmp_path / "images" / split / f"{stem}.jpg"))
+        assert image.shape == (15, 20, 3)  # 30×40 → short side 15
+        expected = cv2.resize(label, (20, 15), interpolation=cv2.INTER_NEAREST)
+        np.testing.assert_array_equal(_png(tmp_path / "labels" / split / f"{stem}.png"), expected)
+    with pytest.raises(OcsegError, match="v1.2"):
+        mapillary.prepare(prepared.raw["mapillary"], tmp_path, class_names=["Not", "Mapillary"])

@@ -45,6 +45,9 @@ class ClassesFile:
 def read_classes_file(path: str | Path) -> ClassesFile:
     """Parse and check ``path``; every problem is one :class:`OcsegError` naming the file."""
     p = Path(path)
+    if not p.parent.is_dir():
+        raise OcsegError(f"dataset root '{p.parent}' not found; set dataset.root=<folder with "
+                         "images/<split>/, labels/<split>/ and classes.yaml>")
     if not p.is_file():
         raise OcsegError(f"classes file '{p}' not found; {_FORMAT_HINT}")
     try:

@@ -53,7 +53,7 @@ class Report:
 
 
 def progress(items: Sequence, desc: str) -> Iterable:
-    """A tqdm progress bar over ``items`` (stderr, disabled when not a terminal's job to show)."""
+    """A tqdm progress bar over ``items`` on stderr (none for an empty list)."""
     return tqdm(items, desc=desc, unit="file", dynamic_ncols=True, leave=True,
                 disable=len(items) == 0)
 

@@ -79,12 +79,12 @@ def _write_resized(report: Report, split: str, pairs: list[Pair], short_side: in
             continue
         image = read_image(pair.image)
         h, w = short_side_size(*image.shape[:2], short_side)
+        report.add("images", not image_dst.exists())
         if not image_dst.exists():
             with atomic_path(image_dst) as tmp:
                 resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_CUBIC)
                 if not cv2.imwrite(str(tmp), resized, [cv2.IMWRITE_JPEG_QUALITY, 95]):
                     raise OSError(f"could not write '{image_dst}'")
-        report.add("images", True)
         if pair.label is not None:
             report.add("labels", write_label(label_dst, lambda: cv2.resize(
                 _ids(pair.label), (w, h), interpolation=cv2.INTER_NEAREST)))
