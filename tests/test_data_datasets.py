@@ -263,3 +263,17 @@ def test_configs_state_the_original_augmentation(name):
     flip = next(t for t in steps if type(t).__name__ == "HorizontalFlipSwap")
     assert flip.p == 0.5
     assert flip.swap_pairs == ([(14, 15), (16, 17), (18, 19)] if name == "lip" else [])
+
+
+def test_cityscapes_table_is_cityscapesscripts_label_table():
+    from cityscapesscripts.helpers.labels import labels
+
+    from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS, cityscapes_label_map
+
+    official = sorted((lb.trainId, lb.id) for lb in labels if 0 <= lb.trainId < 255)
+    assert [i for _, i in official] == CITYSCAPES_TRAIN_IDS
+    lm = cityscapes_label_map()
+    for lb in labels:
+        if lb.id >= 0:  # the license plate (−1) is never drawn into labelIds files
+            expected = lb.trainId if 0 <= lb.trainId < 255 else 255
+            assert lm.to_train(np.array([lb.id], np.uint8))[0] == expected, lb.name
