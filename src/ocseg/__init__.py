@@ -7,3 +7,6 @@ import os as _os
 _os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 __version__ = "0.1.0"
+
+# config resolvers (``${ocseg_classes:...}``) must exist before any config is resolved
+import ocseg.data  # noqa: E402,F401

@@ -7,19 +7,26 @@ targets (SegFix distance/direction) are shared here, in that order.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
-from ocseg.data.image_io import check_same_size, read_image, read_label
+from ocseg.data.bad_files import BAD_FILE_POLICIES, BadFileLog
+from ocseg.data.image_io import CorruptFileError, check_same_size, read_image, read_label
 from ocseg.data.label_map import LabelMap
 from ocseg.data.normalize import Normalize
+from ocseg.data.transforms import reseed
+from ocseg.errors import OcsegError
 
 __all__ = ["Sample", "SegmentationDataset"]
+
+# how many following samples a corrupt one may be replaced by before giving up
+_MAX_SKIPS = 1000
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class SegmentationDataset(Dataset):
             the BGR uint8 image and the train-id label (None: no augmentation).
         target_transform: optional callable ``label (H×W uint8 train ids) -> dict of tensors``
             run after augmentation, e.g. SegFix distance/direction targets.
+        on_bad_file: ``"error"`` stops at a corrupt file; ``"skip"`` replaces it by the next
+            readable sample and counts it (:attr:`skipped`).
     """
 
     def __init__(
@@ -52,16 +61,27 @@ class SegmentationDataset(Dataset):
         normalize: Normalize,
         transform: Callable[..., dict] | None = None,
         target_transform: Callable[[np.ndarray], dict] | None = None,
+        on_bad_file: str = "error",
     ) -> None:
+        if on_bad_file not in BAD_FILE_POLICIES:
+            raise OcsegError(f"data.on_bad_file must be one of {BAD_FILE_POLICIES}, got '{on_bad_file}'")
         self.samples = list(samples)
         self.label_map = label_map
         self.normalize = normalize
         self.transform = transform
         self.target_transform = target_transform
+        self.on_bad_file = on_bad_file
+        self.bad_files = BadFileLog() if on_bad_file == "skip" else None
+        self._worker_seed: tuple[int, int] | None = None
 
     @property
     def has_labels(self) -> bool:
         return bool(self.samples) and all(s.label is not None for s in self.samples)
+
+    @property
+    def skipped(self) -> int:
+        """Corrupt files skipped so far (all DataLoader workers together)."""
+        return self.bad_files.count if self.bad_files is not None else 0
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -77,6 +97,20 @@ class SegmentationDataset(Dataset):
         return image, self.label_map.to_train(raw, source=str(sample.label))
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        self._seed_worker()
+        if self.bad_files is None:
+            return self._item(index)
+        for step in range(min(len(self), _MAX_SKIPS)):
+            try:
+                return self._item((index + step) % len(self))
+            except CorruptFileError as exc:
+                self.bad_files.record(exc.path)
+        raise OcsegError(
+            f"{min(len(self), _MAX_SKIPS)} consecutive samples from '{self.samples[index].image}' "
+            "on are corrupt; check the dataset files"
+        )
+
+    def _item(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
         image, label = self.load(index)
         height, width = image.shape[:2]
@@ -97,3 +131,18 @@ class SegmentationDataset(Dataset):
             if self.target_transform is not None:
                 item.update(self.target_transform(label))
         return item
+
+    def _seed_worker(self) -> None:
+        """In a DataLoader worker, reseed the augmentation from the worker's torch seed.
+
+        Without this every worker (and every epoch's new workers) would repeat the stream of
+        the pipeline's config seed. The worker seed is derived by PyTorch from the main
+        process's generator, so runs stay repeatable under ``seed_everything``.
+        """
+        info = get_worker_info()
+        if info is None or not hasattr(self.transform, "set_random_state"):
+            return
+        token = (os.getpid(), int(info.seed))
+        if token != self._worker_seed:
+            reseed(self.transform, int(info.seed) % 2**32)
+            self._worker_seed = token

@@ -1,7 +1,8 @@
 """Reading images and label maps with errors that name the file.
 
 Images are read by OpenCV in BGR order, as the original project does; label maps are read
-unchanged (8 or 16 bit).
+unchanged (8 or 16 bit). Palette PNGs (PASCAL/Mapillary style) are read as their palette
+indices, which is what their pixels mean, not as the colours OpenCV would expand them to.
 """
 
 from __future__ import annotations
@@ -13,7 +14,18 @@ import numpy as np
 
 from ocseg.errors import OcsegError
 
-__all__ = ["read_image", "read_label", "check_same_size"]
+__all__ = ["CorruptFileError", "read_image", "read_label", "check_same_size"]
+
+
+class CorruptFileError(OcsegError):
+    """A file exists but cannot be decoded; ``data.on_bad_file=skip`` skips such files."""
+
+    def __init__(self, path: str | Path, what: str) -> None:
+        self.path = Path(path)
+        super().__init__(
+            f"{what} '{self.path}' cannot be decoded (corrupt or not an image); replace it, or set "
+            "data.on_bad_file=skip to skip such files"
+        )
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -23,11 +35,21 @@ def read_image(path: str | Path) -> np.ndarray:
         raise OcsegError(f"image '{p}' not found; check dataset.root and the split's file list")
     image = cv2.imread(str(p), cv2.IMREAD_COLOR)
     if image is None:
-        raise OcsegError(
-            f"image '{p}' cannot be decoded (corrupt or not an image); replace it, or set "
-            "data.on_bad_file=skip to skip such files"
-        )
+        raise CorruptFileError(p, "image")
     return image
+
+
+def _palette_indices(path: Path) -> np.ndarray | None:
+    """The index map of a palette ('P' mode) image, or None when the file is not one."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if im.mode != "P":
+                return None
+            return np.array(im)
+    except (OSError, ValueError):
+        return None
 
 
 def read_label(path: str | Path) -> np.ndarray:
@@ -37,11 +59,11 @@ def read_label(path: str | Path) -> np.ndarray:
         raise OcsegError(f"label '{p}' not found; every image needs its label file")
     label = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
     if label is None:
-        raise OcsegError(
-            f"label '{p}' cannot be decoded (corrupt or not an image); replace it, or set "
-            "data.on_bad_file=skip to skip such files"
-        )
+        raise CorruptFileError(p, "label")
     if label.ndim == 3:
+        indices = _palette_indices(p)
+        if indices is not None:
+            return indices
         raise OcsegError(
             f"label '{p}' has {label.shape[2]} channels; ocseg expects a single-channel id map "
             "(for Cityscapes the *_gtFine_labelIds.png files, not *_color.png)"

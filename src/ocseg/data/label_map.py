@@ -7,7 +7,7 @@ Ids that the dataset never defines are an error (a wrong file, or a wrong ``data
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -29,6 +29,10 @@ class LabelMap:
         ignore_index: train id of pixels that are not evaluated.
         reduce_zero_label: ADE20K style, original 0 is "other" (ignored) and ``k`` is train id ``k-1``;
             when set, ``train_id_to_original`` may be left empty.
+        num_classes: the class count when ``reduce_zero_label`` builds the ids.
+
+    Several original ids may share one train id (Mapillary → Cityscapes); build such a map with
+    :meth:`from_table`. ``to_original`` then returns the first original id of each train id.
     """
 
     def __init__(
@@ -46,18 +50,55 @@ class LabelMap:
             ids = list(range(1, num_classes + 1))
         if len(set(ids)) != len(ids):
             raise ValueError(f"duplicate original ids in the label map: {ids}")
-        self.train_id_to_original = np.asarray(ids, dtype=np.int64)
-        self.num_classes = len(ids)
-        self.ignore_index = int(ignore_index)
+        if num_classes is not None and num_classes != len(ids):
+            raise ValueError(f"num_classes={num_classes} but {len(ids)} original ids are given")
         valid = list(range(0, max(ids) + 1)) if valid_ids is None else [int(v) for v in valid_ids]
         if reduce_zero_label:
             valid = sorted(set(valid) | {0})
-        self.valid_ids = np.asarray(sorted(set(valid) | set(ids)), dtype=np.int64)
-        size = int(self.valid_ids.max()) + 1
-        lut = np.full(max(size, 256), _UNKNOWN, dtype=np.int64)
-        lut[self.valid_ids] = self.ignore_index
-        lut[self.train_id_to_original] = np.arange(self.num_classes)
+        table = {v: int(ignore_index) for v in valid}
+        table.update({orig: train for train, orig in enumerate(ids)})
+        self._build(table, len(ids), ignore_index)
+
+    @classmethod
+    def from_table(cls, original_to_train: Sequence[int] | Mapping[int, int],
+                   ignore_index: int = 255, num_classes: int | None = None) -> "LabelMap":
+        """A map given per original id: its train id, or ``ignore_index``. A sequence lists ids
+        ``0 .. len-1``; a mapping may skip ids. Ids not in the table are invalid."""
+        items = original_to_train.items() if isinstance(original_to_train, Mapping) \
+            else enumerate(original_to_train)
+        table = {int(orig): int(t) for orig, t in items}
+        used = sorted({t for t in table.values() if t != ignore_index})
+        n = num_classes if num_classes is not None else (used[-1] + 1 if used else 0)
+        if used and (used[0] < 0 or used[-1] >= n):
+            raise ValueError(f"train ids {used} do not fit num_classes={n}")
+        self = cls.__new__(cls)
+        self._build(table, n, ignore_index)
+        return self
+
+    def _build(self, table: dict[int, int], num_classes: int, ignore_index: int) -> None:
+        if min(table) < 0:
+            raise ValueError("original label ids must be non-negative")
+        self.num_classes = int(num_classes)
+        self.ignore_index = int(ignore_index)
+        self.valid_ids = np.asarray(sorted(table), dtype=np.int64)
+        lut = np.full(max(int(self.valid_ids.max()) + 1, 256), _UNKNOWN, dtype=np.int64)
+        lut[self.valid_ids] = [table[int(v)] for v in self.valid_ids]
         self._to_train = lut
+        # canonical original id of each train id: the smallest one that maps to it
+        canonical = np.full(self.num_classes, -1, dtype=np.int64)
+        for orig in self.valid_ids[::-1]:
+            t = table[int(orig)]
+            if 0 <= t < self.num_classes:
+                canonical[t] = orig
+        missing = np.flatnonzero(canonical < 0).tolist()
+        if missing:
+            raise ValueError(f"train ids {missing} have no original id")
+        self.train_id_to_original = canonical
+
+    @property
+    def lookup(self) -> np.ndarray:
+        """The original id → train id table (−1 for undefined ids)."""
+        return self._to_train.copy()
 
     def to_train(self, label: np.ndarray, source: str = "label") -> np.ndarray:
         """Original ids → train ids (uint8). ``source`` names the file in error messages."""
@@ -83,6 +124,22 @@ class LabelMap:
     def _unknown_message(self, source: str, bad: list[int]) -> str:
         return (
             f"label file '{source}' contains ids {bad} that this dataset does not define "
-            f"(valid: {self.valid_ids.min()}..{self.valid_ids.max()}); check that dataset= matches "
-            "the data and that the file is a label-id map, not a colour or train-id image"
+            f"(valid: {_ranges(self.valid_ids)}); check that dataset= matches the data and that "
+            "the file is a label-id map, not a colour or train-id image"
         )
+
+
+def _ranges(ids: np.ndarray) -> str:
+    """``[0, 1, 2, 5, 255]`` → ``'0..2, 5, 255'`` for short error messages."""
+    parts, start, prev = [], None, None
+    for v in [int(i) for i in ids]:
+        if start is None:
+            start = prev = v
+        elif v == prev + 1:
+            prev = v
+        else:
+            parts.append(f"{start}..{prev}" if prev > start else str(start))
+            start = prev = v
+    if start is not None:
+        parts.append(f"{start}..{prev}" if prev > start else str(start))
+    return ", ".join(parts)

@@ -44,6 +44,17 @@ class Normalize:
         x = (image.astype(np.float32) / self.div - self.mean) / self.std
         return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
 
+    def zero_pixel(self) -> tuple[float, float, float]:
+        """The BGR pixel value that normalises to exactly 0 in every channel (``mean·div``).
+
+        The original padded its *normalised* tensors with 0, so padding before normalisation
+        must use this value to feed the network the same input.
+        """
+        values = (self.mean.ravel() * self.div).astype(np.float64)
+        if self.channel_order == "rgb":
+            values = values[::-1]
+        return tuple(float(v) for v in values)
+
     def denormalize(self, tensor: torch.Tensor) -> np.ndarray:
         """Inverse, for overlays: C×H×W tensor → H×W×3 uint8 BGR."""
         x = tensor.detach().cpu().float().numpy().transpose(1, 2, 0)

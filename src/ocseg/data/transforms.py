@@ -1,43 +1,81 @@
-"""Training and evaluation augmentation pipelines (albumentations), built from config.
+"""Augmentation pipelines (albumentations ``Compose``) built from config.
 
-The training pipeline follows the original's order: random resize (scale range), pad with the
-ignore label to at least the crop size, random crop, horizontal flip. Labels are always resized
-with nearest neighbour so ids are never blended.
+A dataset config lists its steps in the original's order (``conf/dataset/<name>.yaml``:
+``train_transform.steps``), each a transform of :mod:`ocseg.data.augment`; :func:`pipeline`
+composes them with one shared random stream. :func:`train_transform` builds the common
+Cityscapes-style recipe from a few numbers, for configs that do not list steps.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import random
+from typing import Any, Sequence
 
 import albumentations as A
 import cv2
+import numpy as np
 
-__all__ = ["train_transform", "eval_transform"]
+from ocseg.data.augment import (
+    BrightnessShift,
+    HorizontalFlipSwap,
+    PadToSize,
+    RandomCropUpTo,
+    RandomScaleAspect,
+)
+
+__all__ = ["pipeline", "reseed", "train_transform", "eval_transform"]
+
+
+def reseed(transform: A.Compose, seed: int | None) -> None:
+    """Give every step of ``transform`` one shared stream seeded with ``seed``.
+
+    ``A.Compose(seed=s)`` seeds each step with its own copy of ``s``, so all steps would draw the
+    same numbers (a flip decided by the same value as the scale); one shared stream, like the
+    original's single ``random`` module, keeps the steps independent.
+    """
+    transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
+    transform.seed = seed
+
+
+def pipeline(steps: Sequence[A.BasicTransform], seed: int | None = None) -> A.Compose | None:
+    """The steps applied in order to ``image=`` (BGR uint8) and ``mask=`` (train ids);
+    None when there are no steps. ``seed`` makes it repeatable (None: fresh entropy)."""
+    steps = [s for s in steps if s is not None]
+    if not steps:
+        return None
+    transform = A.Compose(list(steps), seed=seed)
+    reseed(transform, seed)
+    return transform
 
 
 def train_transform(
     crop_size: Sequence[int],
-    scale_range: Sequence[float] = (0.5, 2.0),
+    scale_range: Sequence[float] | None = (0.5, 2.0),
     flip: bool = True,
     ignore_index: int = 255,
-    image_fill: Sequence[float] | float = 0,
+    image_fill: Sequence[float] | float | None = None,
     seed: int | None = None,
+    aspect_range: Sequence[float] = (1.0, 1.0),
+    brightness_shift: int = 0,
+    swap_pairs: Sequence[Sequence[int]] = (),
+    normalize: Any | None = None,
+    pad_position: str = "random",
 ) -> A.Compose:
-    """Random scale in ``scale_range`` → pad to ``crop_size`` (H, W) → random crop → h-flip."""
+    """Random resize (``scale_range``, ``aspect_range``) → random crop of at most ``crop_size``
+    (H, W) → h-flip (swapping ``swap_pairs``) → brightness shift → pad to ``crop_size`` with
+    ``image_fill`` (default: the value ``normalize`` maps to 0, else 0) and ``ignore_index``."""
     crop_h, crop_w = int(crop_size[0]), int(crop_size[1])
-    lo, hi = float(scale_range[0]), float(scale_range[1])
     steps: list[A.BasicTransform] = []
-    if (lo, hi) != (1.0, 1.0):
-        steps.append(A.RandomScale(scale_limit=(lo - 1.0, hi - 1.0), interpolation=cv2.INTER_LINEAR,
-                                   mask_interpolation=cv2.INTER_NEAREST, p=1.0))
-    steps += [
-        A.PadIfNeeded(min_height=crop_h, min_width=crop_w, position="top_left",
-                      border_mode=cv2.BORDER_CONSTANT, fill=image_fill, fill_mask=ignore_index),
-        A.RandomCrop(height=crop_h, width=crop_w),
-    ]
+    if scale_range is not None and (tuple(scale_range) != (1.0, 1.0) or tuple(aspect_range) != (1.0, 1.0)):
+        steps.append(RandomScaleAspect(scale_range, aspect_range))
+    steps.append(RandomCropUpTo(crop_h, crop_w))
     if flip:
-        steps.append(A.HorizontalFlip(p=0.5))
-    return A.Compose(steps, seed=seed)
+        steps.append(HorizontalFlipSwap(swap_pairs, p=0.5))
+    if brightness_shift:
+        steps.append(BrightnessShift(brightness_shift))
+    steps.append(PadToSize(crop_h, crop_w, position=pad_position, fill=image_fill,
+                           fill_mask=ignore_index, normalize=normalize))
+    return pipeline(steps, seed=seed)
 
 
 def eval_transform(size: Sequence[int] | None = None) -> A.Compose | None:

@@ -1,11 +1,13 @@
 """The one LightningDataModule shared by training, evaluation and SegFix.
 
-Datasets are given as zero-argument factories (Hydra ``_partial_`` configs), so nothing is read
-until ``setup`` and generation of the synthetic data (``prepare``) happens once, on rank 0.
+Datasets are given as factories (Hydra ``_partial_`` configs), so nothing is read until ``setup``
+and generation of the synthetic data (``prepare``) happens once, on rank 0. ``on_bad_file`` is
+passed to every factory; with ``skip`` the number of corrupt files skipped is reported at the end.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 from lightning.pytorch import LightningDataModule
@@ -13,7 +15,9 @@ from torch.utils.data import DataLoader, Dataset
 
 __all__ = ["SegDataModule"]
 
-DatasetFactory = Callable[[], Dataset]
+DatasetFactory = Callable[..., Dataset]
+
+log = logging.getLogger("ocseg.data")
 
 
 class SegDataModule(LightningDataModule):
@@ -23,6 +27,7 @@ class SegDataModule(LightningDataModule):
         batch_size: training batch size per device.
         val_batch_size: evaluation batch size per device (images of one size only when > 1).
         num_workers: DataLoader worker processes.
+        on_bad_file: ``error`` (stop at a corrupt image/label) or ``skip`` (skip and count it).
     """
 
     def __init__(
@@ -36,6 +41,7 @@ class SegDataModule(LightningDataModule):
         num_workers: int = 4,
         pin_memory: bool = False,
         persistent_workers: bool = False,
+        on_bad_file: str = "error",
     ) -> None:
         super().__init__()
         self.factories = {"train": train_set, "val": val_set, "test": test_set}
@@ -45,6 +51,7 @@ class SegDataModule(LightningDataModule):
         self.num_workers = int(num_workers)
         self.pin_memory = bool(pin_memory)
         self.persistent_workers = bool(persistent_workers) and self.num_workers > 0
+        self.on_bad_file = on_bad_file
         self.datasets: dict[str, Dataset] = {}
 
     def prepare_data(self) -> None:
@@ -57,8 +64,20 @@ class SegDataModule(LightningDataModule):
             factory = self.factories.get(split)
             if factory is None:
                 raise ValueError(f"no '{split}' dataset is configured")
-            self.datasets[split] = factory()
+            # only a non-default policy is passed, so factories without the argument still work
+            self.datasets[split] = factory() if self.on_bad_file == "error" \
+                else factory(on_bad_file=self.on_bad_file)
         return self.datasets[split]
+
+    def skipped_files(self) -> dict[str, int]:
+        """Corrupt files skipped so far per split (``on_bad_file=skip``)."""
+        return {split: int(getattr(ds, "skipped", 0)) for split, ds in self.datasets.items()}
+
+    def teardown(self, stage: str | None = None) -> None:
+        for split, count in self.skipped_files().items():
+            if count:
+                log.warning("skipped %d corrupt file(s) in the %s split (data.on_bad_file=skip)",
+                            count, split)
 
     def setup(self, stage: str | None = None) -> None:
         wanted = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"],

@@ -1,0 +1,218 @@
+"""The original's training augmentations as albumentations transforms.
+
+Each class reproduces one step of openseg's OpenCV pipeline with its exact sampling: random
+resize with a scale and an aspect range (bicubic image, nearest label), resize to a short side
+or a fixed size, a random crop of at most the crop size (smaller images are kept whole), a
+horizontal flip that can swap left/right classes (LIP), an integer brightness shift, and the
+final pad to the crop size with the ignore label — done last, as the original's collate did, so
+padding is never resized, flipped or brightened. Randomness comes from the generators albumentations
+gives each transform (``self.py_random``), so ``A.Compose(seed=...)`` makes a pipeline repeatable.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import albumentations as A
+import cv2
+import numpy as np
+
+__all__ = [
+    "RandomScaleAspect",
+    "ResizeShortSide",
+    "ResizeTo",
+    "RandomCropUpTo",
+    "HorizontalFlipSwap",
+    "BrightnessShift",
+    "PadToSize",
+    "PAD_POSITIONS",
+]
+
+# where the image sits inside the padded canvas (the original's collate ``pad_mode``)
+PAD_POSITIONS = ("random", "right_down", "left_up", "center")
+
+
+def _resize(image: np.ndarray, width: int, height: int, interpolation: int) -> np.ndarray:
+    if image.shape[1] == width and image.shape[0] == height:
+        return image
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+class _ResizeBase(A.DualTransform):
+    """Image: bicubic (as the original's cv2 pipeline); label: nearest, so ids are never blended."""
+
+    def apply(self, img: np.ndarray, width: int, height: int, **params: Any) -> np.ndarray:
+        return _resize(img, width, height, cv2.INTER_CUBIC)
+
+    def apply_to_mask(self, mask: np.ndarray, width: int, height: int, **params: Any) -> np.ndarray:
+        return _resize(mask, width, height, cv2.INTER_NEAREST)
+
+
+class RandomScaleAspect(_ResizeBase):
+    """Resize by ``s·√a`` in width and ``s/√a`` in height, ``s ~ U(scale_range)``,
+    ``a ~ U(aspect_range)``; new size is truncated to int (the original's ``RandomResize``)."""
+
+    def __init__(self, scale_range: Sequence[float] = (0.5, 2.0),
+                 aspect_range: Sequence[float] = (0.9, 1.1), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.scale_range = (float(scale_range[0]), float(scale_range[1]))
+        self.aspect_range = (float(aspect_range[0]), float(aspect_range[1]))
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        height, width = params["shape"][:2]
+        scale = self.py_random.uniform(*self.scale_range)
+        aspect = self.py_random.uniform(*self.aspect_range)
+        return {"width": max(1, int(width * math.sqrt(aspect) * scale)),
+                "height": max(1, int(height * math.sqrt(1.0 / aspect) * scale))}
+
+
+class ResizeShortSide(_ResizeBase):
+    """Resize so the shorter side is ``size`` (sides rounded with Python's ``round``, as the
+    original's ``Resize(min_side_length=...)``)."""
+
+    def __init__(self, size: int, p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.size = int(size)
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        height, width = params["shape"][:2]
+        scale = self.size / min(width, height)
+        return {"width": int(round(width * scale)), "height": int(round(height * scale))}
+
+
+class ResizeTo(_ResizeBase):
+    """Resize to a fixed ``height`` × ``width`` (the original's ``Resize(target_size=...)``)."""
+
+    def __init__(self, height: int, width: int, p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.height, self.width = int(height), int(width)
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        return {"width": self.width, "height": self.height}
+
+
+class RandomCropUpTo(A.DualTransform):
+    """Crop ``min(height, H)`` × ``min(width, W)`` at a uniformly random integer offset
+    (both ends inclusive); a side shorter than the crop is kept whole and padded later."""
+
+    def __init__(self, height: int, width: int, p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.height, self.width = int(height), int(width)
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        img_h, img_w = params["shape"][:2]
+        crop_h, crop_w = min(self.height, img_h), min(self.width, img_w)
+        left = self.py_random.randint(0, img_w - crop_w)  # x first, as the original
+        top = self.py_random.randint(0, img_h - crop_h)
+        return {"top": top, "left": left, "crop_h": crop_h, "crop_w": crop_w}
+
+    def apply(self, img: np.ndarray, top: int, left: int, crop_h: int, crop_w: int,
+              **params: Any) -> np.ndarray:
+        return img[top:top + crop_h, left:left + crop_w]
+
+    def apply_to_mask(self, mask: np.ndarray, top: int, left: int, crop_h: int, crop_w: int,
+                      **params: Any) -> np.ndarray:
+        return mask[top:top + crop_h, left:left + crop_w]
+
+
+class HorizontalFlipSwap(A.DualTransform):
+    """Mirror left-right; in the label, the ids of each ``swap_pairs`` entry are exchanged
+    (LIP: left/right arm, leg and shoe), since a mirrored left arm is a right arm."""
+
+    def __init__(self, swap_pairs: Sequence[Sequence[int]] = (), p: float = 0.5) -> None:
+        super().__init__(p=p)
+        self.swap_pairs = [(int(a), int(b)) for a, b in swap_pairs]
+        lut = np.arange(256, dtype=np.uint8)
+        for a, b in self.swap_pairs:
+            lut[a], lut[b] = b, a
+        self._swap_lut = lut if self.swap_pairs else None
+
+    def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
+        return np.ascontiguousarray(img[:, ::-1])
+
+    def apply_to_mask(self, mask: np.ndarray, **params: Any) -> np.ndarray:
+        flipped = np.ascontiguousarray(mask[:, ::-1])
+        if self._swap_lut is None:
+            return flipped
+        return self._swap_lut[flipped]
+
+
+class BrightnessShift(A.ImageOnlyTransform):
+    """Add one integer ``k ~ U{-max_shift, …, max_shift}`` to every channel, clip to 0..255
+    (the original's ``RandomBrightness``)."""
+
+    def __init__(self, max_shift: int = 10, p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.max_shift = int(max_shift)
+
+    def get_params(self) -> dict[str, Any]:
+        return {"shift": self.py_random.randint(-self.max_shift, self.max_shift)}
+
+    def apply(self, img: np.ndarray, shift: int = 0, **params: Any) -> np.ndarray:
+        if shift == 0:
+            return img
+        if img.dtype == np.uint8:
+            return np.clip(img.astype(np.int16) + shift, 0, 255).astype(np.uint8)
+        return np.clip(np.around(img + shift), 0, 255).astype(img.dtype)
+
+
+class PadToSize(A.DualTransform):
+    """Pad to at least ``height`` × ``width``: the image with ``fill`` (per channel), the label
+    with ``fill_mask``; ``position`` places the image (``random``: uniform integer offsets).
+
+    Give ``normalize`` instead of ``fill`` to pad with the pixel value that the network input
+    normalisation maps to exactly 0, which is what the original padded its normalised tensors
+    with. Such fills are fractional, so the image is returned as float32 (always, so every
+    sample of a batch has the same dtype).
+    """
+
+    def __init__(self, height: int, width: int, position: str = "random",
+                 fill: Sequence[float] | float | None = None, fill_mask: int = 255,
+                 normalize: Any | None = None, p: float = 1.0) -> None:
+        super().__init__(p=p)
+        if position not in PAD_POSITIONS:
+            raise ValueError(f"position must be one of {PAD_POSITIONS}, got {position!r}")
+        self.height, self.width = int(height), int(width)
+        self.position = position
+        if fill is None:
+            fill = normalize.zero_pixel() if normalize is not None else 0
+        values = np.broadcast_to(np.asarray(fill, dtype=np.float64), (3,))
+        self.fill = tuple(float(v) for v in values)
+        self.fill_mask = int(fill_mask)
+        self._as_float = any(v != round(v) for v in self.fill)
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        img_h, img_w = params["shape"][:2]
+        pad_h, pad_w = max(self.height - img_h, 0), max(self.width - img_w, 0)
+        if self.position == "random":
+            left = self.py_random.randint(0, pad_w)  # x first, as the original's collate
+            top = self.py_random.randint(0, pad_h)
+        elif self.position == "left_up":
+            top, left = pad_h, pad_w
+        elif self.position == "center":
+            top, left = pad_h // 2, pad_w // 2
+        else:  # right_down
+            top = left = 0
+        return {"pad_top": top, "pad_left": left, "pad_h": pad_h, "pad_w": pad_w}
+
+    @staticmethod
+    def _pad(x: np.ndarray, value, pad_top: int, pad_left: int, pad_h: int, pad_w: int) -> np.ndarray:
+        if pad_h == 0 and pad_w == 0:
+            return x
+        shape = (x.shape[0] + pad_h, x.shape[1] + pad_w) + x.shape[2:]
+        out = np.empty(shape, dtype=x.dtype)
+        out[...] = value
+        out[pad_top:pad_top + x.shape[0], pad_left:pad_left + x.shape[1]] = x
+        return out
+
+    def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
+        if self._as_float:
+            img = img.astype(np.float32)
+        fill = self.fill if img.ndim == 3 else self.fill[0]
+        return self._pad(img, fill, params["pad_top"], params["pad_left"], params["pad_h"],
+                         params["pad_w"])
+
+    def apply_to_mask(self, mask: np.ndarray, **params: Any) -> np.ndarray:
+        return self._pad(mask, self.fill_mask, params["pad_top"], params["pad_left"],
+                         params["pad_h"], params["pad_w"])

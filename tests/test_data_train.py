@@ -1,0 +1,35 @@
+"""``train.py dataset=<each>`` runs training steps on the dataset's prepared fake tree."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import compose
+from data_fakes import Prepared
+from test_data_datasets import DATASETS, SIZES
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory) -> Prepared:
+    return Prepared(tmp_path_factory.mktemp("fakes"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", DATASETS)
+def test_train_runs_a_few_steps(prepared, name, tmp_path):
+    from ocseg.tasks.train import train
+
+    cfg = compose("train", [
+        f"dataset={name}", f"dataset.root={prepared.out[name]}", *SIZES.get(name, []),
+        "dataset.crop_size=[16,16]", "data.batch_size=2", "data.num_workers=0",
+        "schedule.max_steps=1", "schedule.val_every=1", "+trainer.limit_val_batches=1",
+        "trainer.enable_progress_bar=false", "~callbacks.progress_bar", "~callbacks.lr_monitor",
+        "logger=none", f"paths.output_dir={tmp_path}", f"paths.log_dir={tmp_path}",
+    ])
+    metrics = train(cfg)
+    assert metrics["step"] == 1
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(saved["per_class_iou"]) == set(cfg.dataset.class_names)
+    assert 0 <= saved["mIoU"] <= 100
