@@ -19,26 +19,36 @@ __all__ = ["run_task", "user_message"]
 EXIT_USER_ERROR = 2
 
 
-def user_message(exc: BaseException) -> str | None:
-    """The one-line message for an exception a user can fix, or None for a real bug.
-
-    An :class:`OcsegError` raised in a DataLoader worker comes back re-wrapped with the
-    worker's traceback in its text; the original message is its last non-empty line.
-    """
+def _chain(exc: BaseException | None):
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, OcsegError):
-            text = str(exc).strip()
-            if "Traceback" in text:
-                lines = [ln for ln in text.splitlines() if ln.strip()]
-                last = lines[-1]
-                prefix = f"{type(exc).__module__}.{type(exc).__name__}: "
-                text = last.split(prefix, 1)[-1].split(f"{type(exc).__name__}: ", 1)[-1]
-            return text
-        if isinstance(exc, OmegaConfBaseException):
-            return f"configuration error: {str(exc).splitlines()[0]} (check the key or add it with +key=value)"
+        yield exc
         exc = exc.__cause__ or exc.__context__
+
+
+def _ocseg_text(exc: OcsegError) -> str:
+    text = str(exc).strip()
+    if "Traceback" in text:  # re-raised from a DataLoader worker: the message is the last line
+        last = [ln for ln in text.splitlines() if ln.strip()][-1]
+        text = last.split(f"{type(exc).__name__}: ", 1)[-1]
+    return text
+
+
+def user_message(exc: BaseException) -> str | None:
+    """The one-line message for an exception a user can fix, or None for a real bug.
+
+    An :class:`OcsegError` anywhere in the chain wins (Hydra and OmegaConf wrap errors raised
+    while instantiating or resolving); a bare configuration error comes next.
+    """
+    chain = list(_chain(exc))
+    for item in chain:
+        if isinstance(item, OcsegError):
+            return _ocseg_text(item)
+    for item in chain:
+        if isinstance(item, OmegaConfBaseException):
+            return (f"configuration error: {str(item).splitlines()[0]} "
+                    "(check the key or add it with +key=value)")
     return None
 
 
