@@ -20,9 +20,16 @@ def _options(group: str) -> list[str]:
     return sorted(str(p.relative_to(CONF / group).with_suffix("")) for p in (CONF / group).rglob("*.yaml"))
 
 
+# what a user must give on the command line for these entry points
+REQUIRED = {
+    "prepare": ["dataset=cityscapes", "raw_dir=/downloads"],
+    "refine": ["input=/labels", "offsets=/offsets", "output=/refined"],
+}
+
+
 @pytest.mark.parametrize("name", PRIMARY)
 def test_primary_config_composes_and_resolves(name, tmp_path):
-    cfg = compose(name, [f"paths.output_dir={tmp_path}"])
+    cfg = compose(name, [f"paths.output_dir={tmp_path}", *REQUIRED.get(name, [])])
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
 
 
