@@ -32,6 +32,7 @@ TINY = [
 def compose(config_name: str = "train", overrides: list[str] | None = None):
     """Compose ``conf/<config_name>.yaml`` with Hydra's compose API (HydraConfig set, so
     ``${hydra:...}`` resolves)."""
+    import ocseg  # noqa: F401 - registers ocseg's config resolvers
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.hydra_config import HydraConfig

@@ -17,7 +17,14 @@ SWAPPABLE = ["dataset", "model", "loss", "schedule", "trainer", "logger", "callb
 
 
 def _options(group: str) -> list[str]:
-    return sorted(str(p.relative_to(CONF / group).with_suffix("")) for p in (CONF / group).rglob("*.yaml"))
+    """Selectable options of a group (``base/`` holds shared fragments, not options)."""
+    return sorted(str(p.relative_to(CONF / group).with_suffix("")) for p in (CONF / group).rglob("*.yaml")
+                  if p.relative_to(CONF / group).parts[0] != "base")
+
+
+# options that need the user's own facts (a folder dataset without classes.yaml)
+OPTION_EXTRAS = {("dataset", "folder"): ["dataset.num_classes=3", "dataset.class_names=[a,b,c]",
+                                         "dataset.palette=null"]}
 
 
 # what a user must give on the command line for these entry points
@@ -40,7 +47,8 @@ def test_primary_config_composes_and_resolves(name, tmp_path):
 @pytest.mark.parametrize("group,option", [(g, o) for g in SWAPPABLE if (CONF / g).is_dir()
                                           for o in _options(g)])
 def test_every_group_option_composes(group, option, tmp_path):
-    cfg = compose("train", [f"{group}={option}", f"paths.output_dir={tmp_path}"])
+    cfg = compose("train", [f"{group}={option}", f"paths.output_dir={tmp_path}",
+                            *OPTION_EXTRAS.get((group, option), [])])
     OmegaConf.to_container(cfg, resolve=True)
 
 
