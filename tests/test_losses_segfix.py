@@ -139,3 +139,11 @@ def test_target_keys_and_wrong_outputs():
         loss.target_from_batch({"label": 1})
     with pytest.raises(OcsegError, match="SegFix model"):
         loss({"out": torch.zeros(1, 19, 4, 4)}, as_torch(*example())[1])
+
+
+def test_bf16_autocast_gives_the_float32_value():
+    outputs, target = as_torch(*example())
+    ref = SegFixLoss()(outputs, target)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = SegFixLoss()(outputs, target)
+    assert got.dtype == torch.float32 and got.item() == pytest.approx(ref.item(), rel=1e-6)

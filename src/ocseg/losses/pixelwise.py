@@ -86,5 +86,6 @@ def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
     if weight is None:
         denominator = valid.sum().to(per_pixel.dtype)
     else:
-        denominator = weight.to(per_pixel.dtype)[torch.where(valid, target, 0)][valid].sum()
+        # a masked sum rather than boolean indexing: no device sync, no nonzero()
+        denominator = (weight.to(per_pixel.dtype)[torch.where(valid, target, 0)] * valid).sum()
     return safe_divide(per_pixel.sum(), denominator)

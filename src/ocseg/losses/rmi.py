@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 #: added to the diagonals of the prediction covariance and of the conditional variance (original _POS_ALPHA)
 POS_ALPHA = 1e-3
-#: added to the probabilities so no entry is exactly 0 (original _CLIP_MIN)
+#: added to the probabilities (original _CLIP_MIN); kept for fidelity, though a constant shift
+#: cancels when the neighbourhood vectors are centred
 PROB_EPS = 1e-6
 #: added to the Cholesky diagonal inside the log (original log_det_by_cholesky)
 LOG_EPS = 1e-8
@@ -50,12 +51,15 @@ def half_logdet(matrix: torch.Tensor) -> torch.Tensor:
     return torch.log(chol.diagonal(dim1=-2, dim2=-1) + LOG_EPS).sum(-1)
 
 
-def _neighbourhoods(maps: torch.Tensor, radius: int) -> torch.Tensor:
-    """N×C×H×W → N×C×radius²×P: the radius×radius window at every position where it fits
-    (no padding), window offsets in row-major order."""
-    n, c = maps.shape[:2]
-    cols = F.unfold(maps.reshape(n * c, 1, *maps.shape[2:]), kernel_size=radius)
-    return cols.reshape(n, c, radius * radius, -1)
+def _centred_neighbourhoods(maps: torch.Tensor, radius: int) -> torch.Tensor:
+    """N×C×H×W → float64 N×C×radius²×P: the radius×radius window at every position where it fits
+    (no padding, window offsets in row-major order), each of the radius² rows centred on its mean."""
+    n, c, h, w = maps.shape
+    vectors = F.unfold(maps.double().reshape(n * c, 1, h, w), kernel_size=radius)
+    vectors = vectors.reshape(n, c, radius * radius, -1)
+    # centred in place (saves a copy of the largest tensor here); unfold's backward does not
+    # need its output, so autograd allows it
+    return vectors.sub_(vectors.mean(dim=-1, keepdim=True))
 
 
 def rmi_lower_bound(onehot: torch.Tensor, probs: torch.Tensor, radius: int = 3,
@@ -78,14 +82,12 @@ def rmi_lower_bound(onehot: torch.Tensor, probs: torch.Tensor, radius: int = 3,
             "loss.rmi_pool_size / loss.rmi_radius"
         )
     dim = radius * radius
-    la = _neighbourhoods(onehot.double(), radius)
-    pr = _neighbourhoods(probs.double(), radius)
-    la = la - la.mean(dim=-1, keepdim=True)
-    pr = pr - pr.mean(dim=-1, keepdim=True)
-    eye = torch.eye(dim, dtype=torch.float64, device=probs.device)
+    la = _centred_neighbourhoods(onehot.detach(), radius)  # labels need no gradient
+    pr = _centred_neighbourhoods(probs, radius)
     la_cov = la @ la.transpose(-2, -1)
     pr_cov = pr @ pr.transpose(-2, -1)
     la_pr_cov = la @ pr.transpose(-2, -1)
+    eye = torch.eye(dim, dtype=torch.float64, device=probs.device)
     # Σ_YP (Σ_PP + αI)⁻¹ Σ_YPᵀ with a solve instead of the original's explicit inverse (same maths,
     # better conditioned)
     explained = la_pr_cov @ torch.linalg.solve(pr_cov + POS_ALPHA * eye, la_pr_cov.transpose(-2, -1))

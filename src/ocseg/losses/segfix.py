@@ -15,8 +15,9 @@ __all__ = ["SegFixLoss", "inverse_frequency_weights", "boundary_target", "direct
 
 def inverse_frequency_weights(target: torch.Tensor, num_classes: int, ignore_index: int) -> torch.Tensor:
     """float32 ``1 − count_c / Σ count`` over the non-ignored pixels of ``target`` (all ones if none)."""
-    valid = target[target != ignore_index]
-    counts = torch.bincount(valid.flatten(), minlength=num_classes)[:num_classes].float()
+    # ignored pixels are counted in an extra bin that is dropped (no boolean indexing, no sync)
+    binned = torch.where(target == ignore_index, num_classes, target).flatten()
+    counts = torch.bincount(binned, minlength=num_classes + 1)[:num_classes].float()
     return 1.0 - counts / counts.sum().clamp_min(1.0)
 
 
