@@ -128,9 +128,11 @@ def test_half_logdet_matches_cholesky_and_survives_non_pd_matrices(caplog):
     torch.testing.assert_close(half_logdet(spd), expected)
     broken = spd.clone()
     broken[0, 1] = -torch.eye(4, dtype=torch.float64) * 1e-3  # indefinite: plain Cholesky fails
+    broken.requires_grad_(True)
     with caplog.at_level(logging.WARNING, logger="ocseg.losses.rmi"):
         got = half_logdet(broken)
-    assert torch.isfinite(got).all()
+    got.sum().backward()
+    assert torch.isfinite(got).all() and torch.isfinite(broken.grad).all()
     torch.testing.assert_close(got[1], expected[1])  # healthy matrices are untouched
     assert "not positive-definite" in caplog.text
 
