@@ -22,7 +22,7 @@ from ocseg.models.layers.norm_act import NormAct, norm_act_slope
 from openseg_reference import ORIGINALS, UPSTREAM, derived_entries, reference_entries, saved_entries, \
     to_inplace_abn
 
-pytestmark = pytest.mark.skipif(UPSTREAM is None, reason="../shared/upstream (facts about the original) is absent")
+pytestmark = pytest.mark.skipif(UPSTREAM is None, reason="../shared/upstream (facts on the original) is absent")
 
 TOLERANCE = 5e-4   # |new − ref| ≤ 5e-4·max|ref| per tensor (upstream README)
 SAVED = ["hrnet_w48_ocr", "hrnet_w48_ocr_b", "spatial_ocrnet", "spatial_asp_ocrnet", "base_ocnet", "isanet",
@@ -44,8 +44,9 @@ def meta_model(name: str):
 
 def meta_checkpoint(entries) -> dict:
     dtype = {"bn_num_batches_tracked": torch.int64}
-    return {"config_dict": {}, "state_dict": {
-        f"module.{k}": torch.empty(s, dtype=dtype.get(kind, torch.float32), device="meta") for k, s, kind in entries}}
+    weights = {f"module.{k}": torch.empty(s, dtype=dtype.get(kind, torch.float32), device="meta")
+               for k, s, kind in entries}
+    return {"config_dict": {}, "state_dict": weights}
 
 
 def by_hand_abn(x, w, b, mean, var):
@@ -70,14 +71,14 @@ def test_inplace_abn_lists_follow_the_readme_rule(stem):
 @pytest.mark.parametrize("name", list(ORIGINALS))
 def test_original_keys_load_strictly_in_both_eras_and_counts_match(name):
     net = meta_model(name)
-    ours = {k: v for k, v in net.state_dict().items() if not k.endswith(("num_batches_tracked", "_extra_state"))}
+    ours = [k for k in net.state_dict() if not k.endswith(("num_batches_tracked", "_extra_state"))]
     params = sum(p.numel() for p in net.parameters())
     for abn in (False, True):
         entries = reference_entries(name, abn)
         result = load_openseg_state(net, meta_checkpoint(entries), path=f"{name}.pth", strict=True)
         assert result.era == ("inplace_abn" if abn else "bn")
-        assert result.original == ORIGINALS[name][0].replace("_b", "") if name == "hrnet48_ocr_b" \
-            else result.original == ORIGINALS[name][0]
+        # OCR-B is named exactly like OCR, so its file reads as the hrnet_w48_ocr layout
+        assert result.original == ORIGINALS[name][0].removesuffix("_b")
         assert result.loaded == result.total == len(ours)
         assert norm_act_slope(net) == (0.01 if abn else 0.0)
         # parameter count = the sum of the original's shapes
@@ -144,7 +145,9 @@ def test_era_is_detected_and_computes_what_the_original_did(tmp_path, era):
     site = "mask_head.1" if abn else "mask_head.1.0"
 
     captured = {}
-    net.backbone.bn1.register_forward_hook(lambda m, i, o: captured.update(bn_in=i[0].clone(), bn_out=o.clone()))  # before the in-place ReLU
+    # clones: the backbone's in-place ReLU overwrites the BN output after the hook
+    net.backbone.bn1.register_forward_hook(
+        lambda m, i, o: captured.update(bn_in=i[0].clone(), bn_out=o.clone()))
     net.head.register_forward_hook(lambda m, i, o: captured.update(feats=i[0][-1]))
     with torch.no_grad():
         out = net(torch.randn(2, 3, 32, 48))

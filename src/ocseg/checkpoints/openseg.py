@@ -41,7 +41,8 @@ _EXTRA = "_extra_state"
 
 @dataclass
 class OpensegLoad:
-    """What was loaded: the original network, the era (``"bn"`` or ``"inplace_abn"``), counts."""
+    """What was loaded: the original network whose naming the file uses (OCR-B files read as
+    ``hrnet_w48_ocr``: same names), the era (``"bn"`` or ``"inplace_abn"``) and tensor counts."""
 
     original: str | None
     era: str

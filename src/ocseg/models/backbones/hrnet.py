@@ -103,7 +103,8 @@ class HRNet(nn.Module):
         channels = [c]
         if spec.layer1 is not None:
             planes, blocks = spec.layer1
-            self.layer1 = nn.Sequential(*(Bottleneck(c if i == 0 else planes * 4, planes) for i in range(blocks)))
+            self.layer1 = nn.Sequential(*(Bottleneck(c if i == 0 else planes * Bottleneck.expansion, planes)
+                                          for i in range(blocks)))
             channels = [planes * Bottleneck.expansion]
         self.first_stage = 2 if spec.layer1 is not None else 1
         self.num_stages = len(spec.stages)

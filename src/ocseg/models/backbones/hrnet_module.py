@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["HRModule", "BLOCKS"]
-
 from ocseg.models.layers.residual import BasicBlock, Bottleneck
+
+__all__ = ["HRModule", "BLOCKS"]
 
 BLOCKS: dict[str, type[nn.Module]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
 

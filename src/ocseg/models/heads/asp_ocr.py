@@ -43,7 +43,8 @@ class ASPOCRHead(nn.Module):
         self.gather = SpatialGather()
         self.context = ObjectAttention(hidden_channels, hidden_channels // 2)
         self.aspp = ASPPBranches(c, hidden_channels, dilations, bias=True)
-        self.fuse = nn.Sequential(nn.Conv2d((2 + len(dilations)) * hidden_channels, out_channels, 1), NormAct(out_channels),
+        branches = 2 + len(dilations)   # OCR context, 1×1, dilated…
+        self.fuse = nn.Sequential(nn.Conv2d(branches * hidden_channels, out_channels, 1), NormAct(out_channels),
                                   nn.Dropout2d(dropout))
         self.cls = nn.Conv2d(out_channels, num_classes, 1, bias=cls_bias)
 
