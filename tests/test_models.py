@@ -16,7 +16,7 @@ from ocseg.models import available_models, build_model
 
 ZOO = ["hrnet48", "hrnet48_ocr", "hrnet48_ocr_b", "hrnet48_asp_ocr", "r101_fcn", "r101_ocr",
        "r101_asp_ocr", "r101_base_oc", "r101_asp_oc", "r101_isa", "segfix_hrnet48", "segfix_hrnet2x20"]
-MODELS = ZOO + ["hrnet18_small_ocr"]
+MODELS = ZOO + ["hrnet18_small_ocr", "tiny_fcn"]
 
 
 def small(name: str, num_classes: int = 5, **overrides):
@@ -182,3 +182,61 @@ def test_unknown_model_and_bad_override_are_clear_errors():
         build_model("hrnet48_ocr", 19, backbone="resnet9000")
     with pytest.raises(OcsegError, match="variant"):
         build_model("hrnet48_ocr", 19, **{"backbone.variant": "hrnet7"})
+
+
+def test_isa_groups_interlaced_then_local_pixels():
+    """Long range attends among pixels dh/dw apart (same offset in every block), short range within
+    one dh×dw block; with identity attention the block returns its input (padding removed)."""
+    from ocseg.models.heads.isa import ISABlock
+
+    class Record(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.seen = None
+
+        def forward(self, x):
+            self.seen = x.clone()
+            return x
+
+    block = ISABlock(3, 2, 3, 3, down_factor=(2, 4))
+    block.long_range, block.short_range = Record(), Record()
+    x = torch.arange(2 * 3 * 4 * 8, dtype=torch.float32).reshape(2, 3, 4, 8)
+    assert torch.equal(block(x), x)
+    long_groups = block.long_range.seen.reshape(2, 2, 4, 3, 2, 2)      # n, i, j, c, gh, gw
+    assert torch.equal(long_groups[1, 1, 3], x[1, :, 1::2, 3::4])
+    short_groups = block.short_range.seen.reshape(2, 2, 2, 3, 2, 4)    # n, bi, bj, c, dh, dw
+    assert torch.equal(short_groups[0, 1, 0], x[0, :, 2:4, 0:4])
+    odd = torch.randn(1, 3, 5, 6)                                        # padded to 6×8, then cropped
+    assert torch.equal(block(odd), odd)
+
+
+def test_attention_blocks_match_a_naive_implementation():
+    """softmax(q·k/√d)·v written with einsum, for OCNet's (pooled) self-attention and OCR's
+    pixel→region attention."""
+    import torch.nn.functional as F
+
+    from ocseg.models.layers.attention import SelfAttention2d
+    from ocseg.models.layers.object_context import ObjectAttention, SpatialGather
+
+    torch.manual_seed(0)
+
+    def naive(q, k, v):  # q: N×d×L, k: N×d×S, v: N×c×S → N×c×L
+        w = torch.softmax(torch.einsum("ndl,nds->nls", q, k) / q.shape[1] ** 0.5, dim=-1)
+        return torch.einsum("nls,ncs->ncl", w, v)
+
+    sa = SelfAttention2d(6, 4, 5, 6, pool=2).eval()
+    torch.nn.init.normal_(sa.out_proj.weight)
+    x = torch.randn(2, 6, 7, 9)
+    with torch.no_grad():
+        p = F.max_pool2d(x, 2)
+        ctx = naive(sa.query(p).flatten(2), sa.key(p).flatten(2), sa.value(p).flatten(2)).reshape(2, 5, 3, 4)
+        expect = F.interpolate(sa.out_proj(ctx), size=(7, 9), mode="bilinear", align_corners=True)
+        assert torch.allclose(sa(x), expect, atol=1e-5)
+
+        oa = ObjectAttention(6, 4).eval()
+        logits = torch.randn(2, 3, 7, 9)
+        regions = SpatialGather()(x, logits)
+        weights = torch.softmax(logits.flatten(2), dim=-1)
+        assert torch.allclose(regions[..., 0], torch.einsum("nkp,ncp->nck", weights, x.flatten(2)), atol=1e-5)
+        ctx = naive(oa.query(x).flatten(2), oa.key(regions).flatten(2), oa.value(regions).flatten(2))
+        assert torch.allclose(oa(x, regions), oa.out_proj(ctx.reshape(2, 4, 7, 9)), atol=1e-5)
