@@ -19,6 +19,16 @@ ZOO = ["hrnet48", "hrnet48_ocr", "hrnet48_ocr_b", "hrnet48_asp_ocr", "r101_fcn",
 MODELS = ZOO + ["hrnet18_small_ocr", "tiny_fcn"]
 
 
+@pytest.fixture(autouse=True)
+def single_thread():
+    """Run on one intra-op thread: these tiny tensors gain nothing from more, and OpenMP
+    spin-waiting on a busy 2-core machine makes them several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def small(name: str, num_classes: int = 5, **overrides):
     """The model with a small backbone of the same family."""
     backbone = "r18" if name.startswith("r101") else "hrnet_tiny"
