@@ -5,5 +5,6 @@
 """
 
 from ocseg.checkpoints.io import checkpoint_kind, load_checkpoint, read_checkpoint
+from ocseg.checkpoints.zoo import ZOO
 
-__all__ = ["checkpoint_kind", "load_checkpoint", "read_checkpoint"]
+__all__ = ["checkpoint_kind", "load_checkpoint", "read_checkpoint", "ZOO"]

@@ -57,7 +57,9 @@ def _load_lightning(net: nn.Module, path: Path, obj: dict[str, Any], strict: boo
     prefix = "net."
     weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     own = net.state_dict()
-    mismatched = [k for k, v in weights.items() if k in own and tuple(own[k].shape) != tuple(v.shape)]
+    # ``_extra_state`` entries (e.g. the network's BN+act activation) are not tensors
+    mismatched = [k for k, v in weights.items() if k in own and isinstance(v, torch.Tensor)
+                  and tuple(own[k].shape) != tuple(v.shape)]
     if strict:
         missing = [k for k in own if k not in weights]
         unexpected = [k for k in weights if k not in own]

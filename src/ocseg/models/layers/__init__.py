@@ -1,0 +1,1 @@
+"""Building blocks shared by backbones and heads (norm+activation sites, residual blocks, attention)."""

@@ -1,0 +1,252 @@
+"""Every zoo model: builds, runs forward/backward at tiny sizes, keeps shapes, round-trips, compiles.
+
+Tests about a head swap the backbone for a small one (``hrnet_tiny`` for HRNet models, ``r18``
+for ResNet ones) — the head is unchanged; the full-size models are checked on the meta device.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from ocseg.errors import OcsegError
+from ocseg.models import available_models, build_model
+
+ZOO = ["hrnet48", "hrnet48_ocr", "hrnet48_ocr_b", "hrnet48_asp_ocr", "r101_fcn", "r101_ocr",
+       "r101_asp_ocr", "r101_base_oc", "r101_asp_oc", "r101_isa", "segfix_hrnet48", "segfix_hrnet2x20"]
+MODELS = ZOO + ["hrnet18_small_ocr", "tiny_fcn"]
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """Run on one intra-op thread: these tiny tensors gain nothing from more, and OpenMP
+    spin-waiting on a busy 2-core machine makes them several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small(name: str, num_classes: int = 5, **overrides):
+    """The model with a small backbone of the same family."""
+    backbone = "r18" if name.startswith("r101") else "hrnet_tiny"
+    return build_model(name, num_classes, backbone=backbone, **overrides)
+
+
+def resnet_size(n: int) -> int:
+    """Output size of the deep-stem ResNet at stride 8: conv/2, ceil-mode max-pool/2, conv/2."""
+    n = (n + 1) // 2
+    n = -(-(n - 1) // 2) + 1
+    return (n + 1) // 2
+
+
+def expected_keys(name: str) -> set[str]:
+    if name.startswith("segfix"):
+        return {"mask", "direction"}
+    return {"out"} if name == "hrnet48" else {"out", "aux"}
+
+
+def test_available_models_are_the_zoo():
+    assert set(ZOO) <= set(available_models())
+    assert set(available_models()) == set(MODELS)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_forward_backward_shapes_and_gradients(name):
+    torch.manual_seed(0)
+    net = small(name)
+    x = torch.randn(2, 3, 64, 96)
+    out = net(x)
+    assert set(out) == expected_keys(name)
+    h, w = (resnet_size(64), resnet_size(96)) if name.startswith("r101") else (16, 24)
+    for key, value in out.items():
+        channels = {"mask": 2, "direction": 8}.get(key, 5)
+        assert value.shape == (2, channels, h, w), key
+        assert torch.isfinite(value).all()
+    sum(v.square().mean() for v in out.values()).backward()
+    no_grad = [n for n, p in net.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not no_grad, f"parameters without a finite gradient: {no_grad[:5]}"
+
+
+@pytest.mark.parametrize("name,size,expected", [
+    ("hrnet48_ocr", (40, 72), (10, 18)),       # any size divisible by the stride (4)
+    ("segfix_hrnet48", (36, 20), (9, 5)),
+    ("r101_isa", (72, 40), (resnet_size(72), resnet_size(40))),   # 8 with ISA padding to 8×8 blocks
+    ("r101_asp_oc", (56, 88), (resnet_size(56), resnet_size(88))),
+])
+def test_any_input_size_divisible_by_the_stride(name, size, expected):
+    net = small(name).eval()
+    with torch.no_grad():
+        out = net(torch.randn(1, 3, *size))
+    assert all(v.shape[-2:] == expected for v in out.values())
+
+
+def test_backbones_report_channels_and_strides():
+    """Full-size variants built on the meta device (no compute): W48 → 720 @ 1/4, HRNet2x-W20 →
+    620 @ 1/2; the deep-stem ResNet at stride 8 maps 128×256 to 17×33 (ceil-mode max-pool)."""
+    from ocseg.models.backbones.hrnet import HRNet
+    from ocseg.models.backbones.resnet import DeepBaseResNet
+
+    expect = {"hrnet18": 270, "hrnet32": 480, "hrnet48": 720, "hrnet64": 960, "hrnet18_small": 270,
+              "hrnet2x20": 620}
+    for variant, channels in expect.items():
+        with torch.device("meta"):
+            net = HRNet(variant)
+        assert net.out_channels == [channels]
+        assert net.strides == [2 if variant == "hrnet2x20" else 4]
+    with torch.device("meta"):
+        r101 = DeepBaseResNet(101)
+    assert r101.out_channels == [1024, 2048] and r101.strides == [8, 8]
+    r18 = DeepBaseResNet(18).eval()
+    with torch.no_grad():
+        feats = r18(torch.randn(1, 3, 128, 256))
+    assert [tuple(f.shape) for f in feats] == [(1, 256, 17, 33), (1, 512, 17, 33)]
+
+
+def test_resnet_dilation_follows_the_original():
+    """layer3 dilation 2, layer4 dilation 4; the first (formerly strided) 3×3 conv gets half."""
+    with torch.device("meta"):
+        net = build_model("r101_fcn", 19, **{"backbone.multi_grid": [1, 2, 4]})
+    bb = net.backbone
+    assert [b.conv2.dilation[0] for b in bb.layer3][:3] == [1, 2, 2]
+    assert [b.conv2.dilation[0] for b in bb.layer4] == [2, 8, 16]
+    assert all(b.conv2.stride == (1, 1) for b in list(bb.layer3) + list(bb.layer4))
+    assert bb.maxpool.ceil_mode
+    with torch.device("meta"):
+        d16 = build_model("r101_fcn", 19, **{"backbone.output_stride": 16}).backbone
+    assert d16.strides == [16, 16] and d16.layer3[0].conv2.stride == (2, 2)
+    assert [b.conv2.dilation[0] for b in d16.layer4] == [1, 2, 2]
+
+
+def test_any_head_sits_on_any_backbone():
+    ocr_on_resnet = build_model("hrnet48_ocr", 3, backbone="r18").eval()
+    isa_on_hrnet = build_model("r101_isa", 3, backbone="hrnet_tiny").eval()
+    with torch.no_grad():
+        assert ocr_on_resnet(torch.randn(1, 3, 64, 64))["out"].shape == (1, 3, 9, 9)
+        assert isa_on_hrnet(torch.randn(1, 3, 64, 64))["aux"].shape == (1, 3, 16, 16)
+    assert ocr_on_resnet.head.aux.conv.in_channels == 256       # layer3 of ResNet-18
+    assert ocr_on_resnet.head.bottleneck[0].in_channels == 512  # layer4
+
+
+@pytest.mark.parametrize("name", ["hrnet48_ocr", "r101_asp_oc", "segfix_hrnet48"])
+def test_state_dict_round_trip_reproduces_outputs(name):
+    torch.manual_seed(0)
+    net = small(name).eval()
+    buffer = io.BytesIO()
+    torch.save(net.state_dict(), buffer)
+    buffer.seek(0)
+    torch.manual_seed(1)
+    clone = small(name).eval()
+    clone.load_state_dict(torch.load(buffer, weights_only=False))
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        a, b = net(x), clone(x)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_channels_last_and_bf16_autocast_stay_close_to_fp32():
+    torch.manual_seed(0)
+    net = small("hrnet48_ocr_b").eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        ref = net(x)
+        cl = net.to(memory_format=torch.channels_last)(x.to(memory_format=torch.channels_last))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf = net(x)
+    for key in ref:
+        scale = ref[key].abs().max()
+        assert (cl[key] - ref[key]).abs().max() <= 1e-4 * scale
+        assert bf[key].dtype == torch.bfloat16 and torch.isfinite(bf[key]).all()
+        assert (bf[key].float() - ref[key]).abs().max() <= 0.1 * scale
+
+
+def test_attention_softmax_is_safe_for_large_bf16_logits():
+    """Region weights over many pixels: a bf16 softmax would lose the small weights entirely."""
+    from ocseg.models.layers.object_context import SpatialGather
+
+    feats = torch.ones(1, 4, 64, 64, dtype=torch.bfloat16)
+    logits = torch.full((1, 2, 64, 64), 300.0, dtype=torch.bfloat16)
+    regions = SpatialGather()(feats, logits)
+    assert torch.allclose(regions.float(), torch.ones(1, 4, 2, 1), atol=1e-2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["hrnet48_ocr", "r101_isa"])
+def test_compiles_as_one_graph(name):
+    """No graph breaks (``fullgraph=True``); ``aot_eager`` checks tracing without C++ codegen."""
+    torch._dynamo.reset()
+    net = small(name).eval()
+    compiled = torch.compile(net, backend="aot_eager", fullgraph=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        ref, got = net(x), compiled(x)
+    assert all(torch.allclose(ref[k], got[k], atol=1e-4, rtol=1e-4) for k in ref)
+
+
+def test_unknown_model_and_bad_override_are_clear_errors():
+    with pytest.raises(OcsegError, match="unknown model 'hrnet99'.*hrnet48_ocr"):
+        build_model("hrnet99", 19)
+    with pytest.raises(OcsegError, match="cannot compose model 'hrnet48_ocr'"):
+        build_model("hrnet48_ocr", 19, backbone="resnet9000")
+    with pytest.raises(OcsegError, match="variant"):
+        build_model("hrnet48_ocr", 19, **{"backbone.variant": "hrnet7"})
+
+
+def test_isa_groups_interlaced_then_local_pixels():
+    """Long range attends among pixels dh/dw apart (same offset in every block), short range within
+    one dh×dw block; with identity attention the block returns its input (padding removed)."""
+    from ocseg.models.heads.isa import ISABlock
+
+    class Record(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.seen = None
+
+        def forward(self, x):
+            self.seen = x.clone()
+            return x
+
+    block = ISABlock(3, 2, 3, 3, down_factor=(2, 4))
+    block.long_range, block.short_range = Record(), Record()
+    x = torch.arange(2 * 3 * 4 * 8, dtype=torch.float32).reshape(2, 3, 4, 8)
+    assert torch.equal(block(x), x)
+    long_groups = block.long_range.seen.reshape(2, 2, 4, 3, 2, 2)      # n, i, j, c, gh, gw
+    assert torch.equal(long_groups[1, 1, 3], x[1, :, 1::2, 3::4])
+    short_groups = block.short_range.seen.reshape(2, 2, 2, 3, 2, 4)    # n, bi, bj, c, dh, dw
+    assert torch.equal(short_groups[0, 1, 0], x[0, :, 2:4, 0:4])
+    odd = torch.randn(1, 3, 5, 6)                                        # padded to 6×8, then cropped
+    assert torch.equal(block(odd), odd)
+
+
+def test_attention_blocks_match_a_naive_implementation():
+    """softmax(q·k/√d)·v written with einsum, for OCNet's (pooled) self-attention and OCR's
+    pixel→region attention."""
+    import torch.nn.functional as F
+
+    from ocseg.models.layers.attention import SelfAttention2d
+    from ocseg.models.layers.object_context import ObjectAttention, SpatialGather
+
+    torch.manual_seed(0)
+
+    def naive(q, k, v):  # q: N×d×L, k: N×d×S, v: N×c×S → N×c×L
+        w = torch.softmax(torch.einsum("ndl,nds->nls", q, k) / q.shape[1] ** 0.5, dim=-1)
+        return torch.einsum("nls,ncs->ncl", w, v)
+
+    sa = SelfAttention2d(6, 4, 5, 6, pool=2).eval()
+    torch.nn.init.normal_(sa.out_proj.weight)
+    x = torch.randn(2, 6, 7, 9)
+    with torch.no_grad():
+        p = F.max_pool2d(x, 2)
+        ctx = naive(sa.query(p).flatten(2), sa.key(p).flatten(2), sa.value(p).flatten(2)).reshape(2, 5, 3, 4)
+        expect = F.interpolate(sa.out_proj(ctx), size=(7, 9), mode="bilinear", align_corners=True)
+        assert torch.allclose(sa(x), expect, atol=1e-5)
+
+        oa = ObjectAttention(6, 4).eval()
+        logits = torch.randn(2, 3, 7, 9)
+        regions = SpatialGather()(x, logits)
+        weights = torch.softmax(logits.flatten(2), dim=-1)
+        assert torch.allclose(regions[..., 0], torch.einsum("nkp,ncp->nck", weights, x.flatten(2)), atol=1e-5)
+        ctx = naive(oa.query(x).flatten(2), oa.key(regions).flatten(2), oa.value(regions).flatten(2))
+        assert torch.allclose(oa(x, regions), oa.out_proj(ctx.reshape(2, 4, 7, 9)), atol=1e-5)

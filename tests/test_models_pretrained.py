@@ -1,0 +1,60 @@
+"""``backbone.pretrained=<file>``: the original's ImageNet files load by name with a report; a file of
+another architecture is one clear error."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ocseg.errors import OcsegError
+from ocseg.models import build_model
+from ocseg.models.backbones.hrnet import HRNet
+from ocseg.models.backbones.pretrained import load_pretrained
+from ocseg.models.backbones.resnet import DeepBaseResNet
+
+
+def _randomised(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return {k: (torch.randn(v.shape, generator=g) if v.is_floating_point() else v.clone())
+            for k, v in module.state_dict().items()}
+
+
+def test_hrnet_imagenet_file_loads_and_ignores_the_classifier(tmp_path):
+    source = _randomised(HRNet("hrnet_tiny"))
+    # an HRNet-Image-Classification file: the backbone plus its classification head
+    file = dict(source, **{"incre_modules.0.0.conv1.weight": torch.zeros(4, 8, 1, 1),
+                           "classifier.weight": torch.zeros(1000, 2048), "classifier.bias": torch.zeros(1000)})
+    path = tmp_path / "hrnetv2_tiny_imagenet_pretrained.pth"
+    torch.save(file, path)
+    net = build_model("hrnet48_ocr", 19, backbone="hrnet_tiny", **{"backbone.pretrained": str(path)})
+    assert all(torch.equal(net.backbone.state_dict()[k], v) for k, v in source.items())
+    report = load_pretrained(HRNet("hrnet_tiny"), path)
+    expected = sum(1 for k in source if not k.endswith("num_batches_tracked"))
+    assert (report.loaded, report.expected, report.missing) == (expected, expected, [])
+    assert sorted(report.ignored) == ["classifier.bias", "classifier.weight", "incre_modules.0.0.conv1.weight"]
+    assert f"{expected}/{expected} tensors loaded" in str(report)
+
+
+def test_deep_base_resnet_file_maps_its_stem(tmp_path):
+    source = _randomised(DeepBaseResNet(18))
+    # the original's deep-base ImageNet file names the stem conv1/bn1/conv2/…, and has fc
+    file = {k.replace("stem.", ""): v for k, v in source.items()}
+    file.update({"fc.weight": torch.zeros(1000, 512), "fc.bias": torch.zeros(1000)})
+    path = tmp_path / "3x3resnet18-imagenet.pth"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in file.items()}}, path)
+    net = DeepBaseResNet(18, pretrained=str(path))
+    assert torch.equal(net.stem.conv3.weight, source["stem.conv3.weight"])
+    assert torch.equal(net.layer4[1].bn2.running_var, source["layer4.1.bn2.running_var"])
+
+
+def test_file_of_another_architecture_is_a_clear_error(tmp_path):
+    resnet = tmp_path / "resnet18.pth"
+    torch.save(DeepBaseResNet(18).state_dict(), resnet)
+    with pytest.raises(OcsegError, match=r"resnet18\.pth.*does not fit this HRNet"):
+        HRNet("hrnet_tiny", pretrained=str(resnet))
+    tiny = tmp_path / "hrnet_tiny.pth"
+    torch.save(HRNet("hrnet_tiny").state_dict(), tiny)
+    with pytest.raises(OcsegError, match=r"hrnet_tiny\.pth.*shape-mismatched: conv1\.weight"):
+        HRNet("hrnet18_small", pretrained=str(tiny))
+    with pytest.raises(OcsegError, match="not found"):
+        HRNet("hrnet_tiny", pretrained=str(tmp_path / "absent.pth"))
