@@ -45,6 +45,9 @@ def test_semantic_equals_plain_gather_with_border_clamping(scale):
     off[:, -1, 1] = 1   # last column points right, past the border
     got = refine_labels(label, SparseOffsets.from_dense(off), scale)
     np.testing.assert_array_equal(got, _plain_gather(label, off, scale))
+    in_place = label.copy()  # every moved value is gathered before any is written
+    assert refine_labels(in_place, SparseOffsets.from_dense(off), scale, in_place=True) is in_place
+    np.testing.assert_array_equal(in_place, got)
     assert set(np.unique(got)) <= set(np.unique(label))  # moved, never blended or invented
     colour = np.stack([label % 256, label // 256, label % 7], axis=-1).astype(np.uint8)
     np.testing.assert_array_equal(refine_labels(colour, SparseOffsets.from_dense(off), scale),
@@ -96,7 +99,7 @@ def test_offset_format_errors(tmp_path):
     with pytest.raises(OcsegError, match="holds dh, dw"):
         write_offsets(tmp_path / "big.npz", np.full((2, 2, 2), 2, np.int8))
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
-    with pytest.raises(OcsegError, match="not an ocseg offset file"):
+    with pytest.raises(OcsegError, match="not an ocseg offset file"):  # no ocseg_offsets_v1
         read_offsets(tmp_path / "other.npz")
 
 

@@ -3,10 +3,10 @@
 * ``.mat`` (the original's ``predict_offsets`` output and released archives): key ``mat``, an
   H×W×2 integer array, channel 0 = dh (rows, down), channel 1 = dw (columns, right). We write
   int8, compressed; the original script reads any integer type.
-* ``.npz`` (ocseg compact): only the pixels that move. Keys ``format`` (= ``ocseg-offsets-1``),
-  ``size`` ([H, W]), ``step`` (uint32: gaps between successive flat indices ``y·W + x`` of moved
-  pixels, the first one from 0) and ``code`` (uint8 ``3·(dh+1) + (dw+1)``, dh, dw ∈ {−1, 0, 1}).
-  Typically 20–40× smaller than an int8 ``.mat`` and several times faster to read.
+* ``.npz`` (ocseg compact, compressed): only the pixels that move. Keys ``ocseg_offsets_v1``
+  ([H, W]; the key names the format), ``step`` (uint32: gaps between the increasing flat indices
+  ``y·W + x`` of moved pixels, the first one from 0) and ``code`` (uint8 ``3·(dh+1) + (dw+1)``,
+  dh, dw ∈ {−1, 0, 1}). About 2–3× smaller than an int8 ``.mat`` and 5× faster to read.
 
 Both are read into :class:`SparseOffsets` (flat indices + dh/dw of the moved pixels), which is
 also what refinement consumes.
@@ -27,12 +27,15 @@ from ocseg.errors import OcsegError
 __all__ = ["OFFSET_SUFFIXES", "SparseOffsets", "read_offsets", "write_offsets"]
 
 OFFSET_SUFFIXES = (".mat", ".npz")
-_NPZ_FORMAT = "ocseg-offsets-1"
+_NPZ_KEY = "ocseg_offsets_v1"
+_CODE_DH = np.array([-1, -1, -1, 0, 0, 0, 1, 1, 1], np.int8)
+_CODE_DW = np.array([-1, 0, 1, -1, 0, 1, -1, 0, 1], np.int8)
 
 
 @dataclass(frozen=True)
 class SparseOffsets:
-    """Offsets of the pixels that move: flat indices (increasing int64) and their (dh, dw)."""
+    """Offsets of the pixels that move: flat indices ``y·W + x`` (int64, any order) and their
+    (dh, dw)."""
 
     size: tuple[int, int]
     index: np.ndarray
@@ -41,13 +44,20 @@ class SparseOffsets:
 
     @classmethod
     def from_dense(cls, offsets: np.ndarray) -> "SparseOffsets":
-        """From an H×W×2 integer array (channel 0 = dh, 1 = dw)."""
+        """From an H×W×2 integer array (channel 0 = dh, 1 = dw), C- or Fortran-ordered."""
         offsets = np.asarray(offsets)
         if offsets.ndim != 3 or offsets.shape[2] != 2:
             raise ValueError(f"offsets must be H×W×2, got shape {offsets.shape}")
+        height, width = offsets.shape[:2]
+        if offsets.transpose(1, 0, 2)[:, :, 0].flags.c_contiguous:
+            # Fortran order (what loadmat returns): scan column by column, no transposing copy.
+            dh, dw = (offsets.transpose(1, 0, 2)[:, :, k].ravel() for k in (0, 1))
+            found = np.flatnonzero((dh | dw) != 0)
+            cols, rows = np.divmod(found, height)
+            return cls((height, width), rows * width + cols, dh[found], dw[found])
         dh, dw = offsets[:, :, 0].ravel(), offsets[:, :, 1].ravel()
-        index = np.flatnonzero((dh != 0) | (dw != 0))
-        return cls(offsets.shape[:2], index, dh[index], dw[index])
+        found = np.flatnonzero((dh | dw) != 0)
+        return cls((height, width), found, dh[found], dw[found])
 
     def dense(self) -> np.ndarray:
         """H×W×2 int8 (int32 if an offset does not fit in int8)."""
@@ -86,18 +96,18 @@ def _read_mat(data: bytes | Path, source: str) -> SparseOffsets:
 def _read_npz(data: bytes | Path, source: str) -> SparseOffsets:
     try:
         with np.load(io.BytesIO(data) if isinstance(data, bytes) else str(data)) as z:
-            if str(z.get("format", "")) != _NPZ_FORMAT:
-                raise OcsegError(f"'{source}' is not an ocseg offset file (no format='{_NPZ_FORMAT}')")
-            size = tuple(int(v) for v in z["size"])
+            if _NPZ_KEY not in z.files:
+                raise OcsegError(f"'{source}' is not an ocseg offset file (no '{_NPZ_KEY}' entry); "
+                                 "write offsets with ocseg.segfix.offsets_io.write_offsets")
+            size = tuple(int(v) for v in z[_NPZ_KEY])
             step, code = z["step"], z["code"]
     except (OSError, ValueError, KeyError) as exc:
         raise OcsegError(f"offset file '{source}' cannot be read ({exc}); replace it") from exc
     index = np.cumsum(step, dtype=np.int64)
-    if code.size != index.size or (index.size and index[-1] >= size[0] * size[1]) or \
-            (code.size and code.max() > 8):
+    if code.size != index.size or (index.size and (index[-1] >= size[0] * size[1]
+                                                   or code.max() > 8)):
         raise OcsegError(f"offset file '{source}' is corrupt (indices or codes out of range)")
-    code = code.astype(np.int8)
-    return SparseOffsets(size, index, code // 3 - 1, code % 3 - 1)
+    return SparseOffsets(size, index, _CODE_DH[code], _CODE_DW[code])
 
 
 def read_offsets(path: str | Path, data: bytes | None = None) -> SparseOffsets:
@@ -129,9 +139,10 @@ def write_offsets(path: str | Path, offsets: SparseOffsets | np.ndarray) -> None
     if sparse.dh.size and (np.abs(sparse.dh).max() > 1 or np.abs(sparse.dw).max() > 1):
         raise OcsegError(f"offsets for '{p}' are larger than one pixel; the compact .npz format "
                          "holds dh, dw ∈ {-1, 0, 1} only, write .mat instead")
-    step = np.diff(sparse.index, prepend=0).astype(np.uint32)
-    code = (3 * (sparse.dh.astype(np.int16) + 1) + sparse.dw + 1).astype(np.uint8)
+    order = np.argsort(sparse.index, kind="stable")
+    step = np.diff(sparse.index[order], prepend=0).astype(np.uint32)
+    code = (3 * (sparse.dh[order].astype(np.int16) + 1) + sparse.dw[order] + 1).astype(np.uint8)
     with atomic_path(p, suffix=".npz") as tmp:
         with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, format=np.array(_NPZ_FORMAT),
-                                size=np.asarray(sparse.size, np.int64), step=step, code=code)
+            np.savez_compressed(handle, **{_NPZ_KEY: np.asarray(sparse.size, np.int64)},
+                                step=step, code=code)

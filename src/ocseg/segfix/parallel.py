@@ -29,11 +29,11 @@ def default_workers() -> int:
 
 def _init_worker() -> None:
     # Each worker handles whole files; nested thread pools would only oversubscribe the cores.
-    import cv2
+    # (Not cv2.setNumThreads: in a forked child it tears down the parent's OpenCV thread pool
+    # and deadlocks; OpenCV's own parallel loops are fork-safe.)
     import torch
 
     torch.set_num_threads(1)
-    cv2.setNumThreads(1)
 
 
 def run_parallel(fn: Callable[[J], R], jobs: Sequence[J], workers: int | None = None,
@@ -48,7 +48,8 @@ def run_parallel(fn: Callable[[J], R], jobs: Sequence[J], workers: int | None = 
                else not progress, dynamic_ncols=True)
     if count <= 1:
         return [fn(job) for job in tqdm(jobs, **bar)]
-    # fork: workers inherit the imported modules, so starting them costs milliseconds.
+    # fork: workers inherit the imported modules, start in milliseconds, and plain scripts and
+    # notebooks need no `if __name__ == "__main__"` guard.
     with mp.get_context("fork").Pool(count, initializer=_init_worker) as pool:
         results: Iterable[R] = pool.imap(fn, jobs, chunksize=1)
         return list(tqdm(results, **bar))

@@ -25,10 +25,15 @@ INSTANCE_SCALE = 1
 def source_indices(offsets: SparseOffsets, scale: int) -> np.ndarray:
     """Flat index of the pixel each moved pixel copies from (clamped to the image)."""
     height, width = offsets.size
-    rows, cols = np.divmod(offsets.index, width)
-    src_rows = np.clip(rows + scale * offsets.dh.astype(np.int64), 0, height - 1)
-    src_cols = np.clip(cols + scale * offsets.dw.astype(np.int64), 0, width - 1)
-    return src_rows * width + src_cols
+    dtype = np.int32 if height * width < 2**31 else np.int64
+    rows, cols = np.divmod(offsets.index.astype(dtype), dtype(width))
+    rows += scale * offsets.dh.astype(dtype)
+    cols += scale * offsets.dw.astype(dtype)
+    np.clip(rows, 0, height - 1, out=rows)
+    np.clip(cols, 0, width - 1, out=cols)
+    rows *= width
+    rows += cols
+    return rows
 
 
 def _check_size(shape: tuple[int, ...], offsets: SparseOffsets, what: str, source: str) -> None:
@@ -39,14 +44,18 @@ def _check_size(shape: tuple[int, ...], offsets: SparseOffsets, what: str, sourc
 
 
 def refine_labels(label: np.ndarray, offsets: SparseOffsets, scale: int = SEMANTIC_SCALE,
-                  source: str = "label") -> np.ndarray:
-    """Refined copy of an H×W (or H×W×C) label map."""
+                  source: str = "label", in_place: bool = False) -> np.ndarray:
+    """Refined H×W (or H×W×C) label map: a copy, or ``label`` itself with ``in_place``
+    (the moved values are gathered before any is written, so reading and writing the same
+    array is safe)."""
     _check_size(label.shape, offsets, "label", source)
-    out = np.array(label, copy=True)
+    out = label if in_place and label.flags.c_contiguous else np.array(label, copy=True)
     if offsets.index.size:
-        flat_in = label.reshape(label.shape[0] * label.shape[1], -1)
-        flat_out = out.reshape(flat_in.shape)
-        flat_out[offsets.index] = flat_in[source_indices(offsets, scale)]
+        pixels = label.shape[0] * label.shape[1]
+        shape = (pixels,) if label.ndim == 2 else (pixels, -1)
+        flat_out = out.reshape(shape)
+        flat_out[offsets.index] = np.ascontiguousarray(label).reshape(shape)[
+            source_indices(offsets, scale)]
     return out
 
 

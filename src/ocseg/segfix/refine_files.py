@@ -11,6 +11,7 @@ the confusion matrix and per-class boundary F of the input and of the refined la
 
 from __future__ import annotations
 
+import io
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,18 +38,17 @@ _PNG_WRITE = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRIT
     if hasattr(cv2, "IMWRITE_PNG_FILTER") else [cv2.IMWRITE_PNG_COMPRESSION, 1]
 
 
-def _is_palette_png(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        head = handle.read(26)
-    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[25] == 3
+def _is_palette_png(head: bytes) -> bool:
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) > 25 and head[25] == 3  # colour type
 
 
 def read_label_png(path: Path) -> tuple[np.ndarray, list[int] | None]:
     """Label map as stored (8/16-bit, or palette indices) and its palette (None if none)."""
-    if _is_palette_png(path):
-        with Image.open(path) as image:
+    data = Path(path).read_bytes()
+    if _is_palette_png(data):
+        with Image.open(io.BytesIO(data)) as image:
             return np.array(image), image.getpalette()
-    label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    label = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if label is None:
         raise OcsegError(f"label '{path}' cannot be decoded (corrupt or not an image); replace it")
     return label, None
@@ -116,7 +116,8 @@ def _semantic(job: _Job) -> _Result:
         refined = label
     else:
         offsets = load_offsets(job.offsets)
-        refined = refine_labels(label, offsets, job.scale, source=str(job.source))
+        refined = refine_labels(label, offsets, job.scale, source=str(job.source),
+                                in_place=job.evaluation is None)
         result.moved = int(offsets.index.size)
         write_label_png(job.target, refined, palette)
     if job.evaluation is not None and job.gt is not None:
