@@ -212,3 +212,20 @@ def test_refine_task_scores_before_and_after(tmp_path, synthetic_root):
     assert metrics["after"]["pixel_accuracy"] > metrics["before"]["pixel_accuracy"]
     assert set(metrics["before"]["per_class_boundary_f"]) == set(cfg.dataset.class_names)
     assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+def test_refine_entry_point_reports_one_line_errors(tmp_path):
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "pred").mkdir()
+    _write_png(tmp_path / "pred" / "a.png", np.zeros((4, 4), np.uint8))
+    done = subprocess.run(
+        [sys.executable, "refine.py", f"input={tmp_path / 'pred'}", f"offsets={tmp_path / 'none'}",
+         f"output={tmp_path / 'out'}", f"paths.log_dir={tmp_path / 'logs'}"],
+        capture_output=True, text=True, cwd=repo)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"error: offsets not found: '{tmp_path / 'none'}' is neither a "
+                                   "folder nor a .zip archive; set offsets=<folder or .zip of "
+                                   "offset files>")

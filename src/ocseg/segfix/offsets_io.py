@@ -6,7 +6,7 @@
 * ``.npz`` (ocseg compact, compressed): only the pixels that move. Keys ``ocseg_offsets_v1``
   ([H, W]; the key names the format), ``step`` (uint32: gaps between the increasing flat indices
   ``y·W + x`` of moved pixels, the first one from 0) and ``code`` (uint8 ``3·(dh+1) + (dw+1)``,
-  dh, dw ∈ {−1, 0, 1}). About 2–3× smaller than an int8 ``.mat`` and 5× faster to read.
+  dh, dw ∈ {−1, 0, 1}). About half the size of an int8 ``.mat`` and 4× faster to read.
 
 Both are read into :class:`SparseOffsets` (flat indices + dh/dw of the moved pixels), which is
 also what refinement consumes.
