@@ -35,7 +35,8 @@ class EvaluationModule(LightningModule):
         class_names: train-id order, for ``per_class_iou``.
         ignore_index: ground-truth id that is not scored.
         batch_size, num_workers: the DataLoader per process.
-        boundary: optional boundary F-score metric (``update(pred, label)``, ``compute()`` in %).
+        boundary: optional boundary F-score metric (``update(pred, label)``; ``compute()`` gives
+            ``boundary_f`` and ``boundary_f/<class>`` in %).
         metrics_path: where rank 0 writes ``metrics.json`` (None: scores are not computed).
         metrics_extra: entries added to ``metrics.json`` (split, checkpoint, config, …).
         refine: optional hook applied to every new prediction before it is written and scored.
@@ -111,9 +112,14 @@ class EvaluationModule(LightningModule):
         if not self.scoring:
             return
         summed = self.confusion.compute()
-        boundary = self.boundary.compute() if self.boundary is not None else None
+        boundary = self.boundary.compute() if self.boundary is not None else {}
         metrics = metrics_from_confusion(summed["confmat"], self.class_names)
-        metrics["boundary_f"] = None if boundary is None or torch.isnan(boundary) else round(float(boundary), 4)
+        mean_f = boundary.get("boundary_f")
+        metrics["boundary_f"] = None if mean_f is None or torch.isnan(mean_f) else round(float(mean_f), 4)
+        if mean_f is not None:
+            metrics["per_class_boundary_f"] = {
+                name: round(float(boundary[f"boundary_f/{name}"]), 4) for name in self.class_names
+                if f"boundary_f/{name}" in boundary}
         metrics["num_images"] = int(summed["images"])
         metrics.update(self.metrics_extra)
         self.metrics = metrics

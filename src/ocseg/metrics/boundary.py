@@ -1,13 +1,12 @@
-# PLACEHOLDER (segfix helper owns the real one): the evaluation branch needs
-# `BoundaryFScore`; at merge the SegFix helper's version of this file replaces this one.
-"""Boundary F-score of the original (``F1RunningScore``, after GSCNN's ``f_boundary``).
+"""Boundary F-score of a semantic segmentation, as the original's ``F1_running_score``.
 
-Per image and class: 1-pixel boundaries of the predicted and ground-truth masks (ignored pixels
-cleared), each dilated by a disk of radius ``ceil(bound_th · image diagonal)`` (3 px at
-1024×2048 for the default 0.00088); precision = predicted boundary pixels near a true boundary,
-recall = true boundary pixels near a predicted one; F = 2PR/(P+R). An empty prediction and
-an empty ground truth give P = R = 1. The score is the mean over images per class, then the
-mean over classes, in percent.
+Per image and class: the 1-pixel boundaries of the predicted and ground-truth class masks
+(``seg2bmap``: a pixel differs from its right, lower or lower-right neighbour; image borders are
+not boundaries), ignored pixels removed from both masks first; a boundary pixel is matched when
+the other boundary lies within ``ceil(bound_th · image diagonal)`` pixels (a disk; 3 px at
+1024×2048 with the original's ``bound_th = 0.00088``). Precision / recall / F follow the original,
+including its conventions for empty masks (absent from both: F = 1; from one: F = 0). The score
+is the mean over classes of the mean over images.
 """
 
 from __future__ import annotations
@@ -17,87 +16,120 @@ import math
 import cv2
 import numpy as np
 import torch
+from scipy.ndimage import find_objects
 from torchmetrics import Metric
 
-__all__ = ["BoundaryFScore", "boundary_f_score", "boundary_map", "boundary_radius"]
+__all__ = ["DEFAULT_BOUND_TH", "boundary_tolerance", "disk", "seg_to_boundary",
+           "boundary_f_score", "BoundaryFScore"]
+
+DEFAULT_BOUND_TH = 0.00088
 
 
-def boundary_radius(shape: tuple[int, int], bound_th: float) -> int:
-    """Tolerance in pixels: ``bound_th`` itself when ≥ 1, else a fraction of the diagonal."""
+def boundary_tolerance(shape: tuple[int, int], bound_th: float = DEFAULT_BOUND_TH) -> int:
+    """Matching distance in pixels: ``bound_th`` itself when ≥ 1, else a fraction of the diagonal."""
     if bound_th >= 1:
         return int(bound_th)
     return int(math.ceil(bound_th * math.hypot(shape[0], shape[1])))
 
 
-def boundary_map(masks: np.ndarray) -> np.ndarray:
-    """1-pixel boundaries of boolean masks (…×H×W), half a pixel towards the origin."""
-    seg = masks.astype(bool)
-    east = np.zeros_like(seg)
-    south = np.zeros_like(seg)
-    south_east = np.zeros_like(seg)
-    east[..., :, :-1] = seg[..., :, 1:]
-    south[..., :-1, :] = seg[..., 1:, :]
-    south_east[..., :-1, :-1] = seg[..., 1:, 1:]
-    bmap = (seg ^ east) | (seg ^ south) | (seg ^ south_east)
-    bmap[..., -1, :] = seg[..., -1, :] ^ east[..., -1, :]
-    bmap[..., :, -1] = seg[..., :, -1] ^ south[..., :, -1]
-    bmap[..., -1, -1] = False
-    return bmap
+def disk(radius: int) -> np.ndarray:
+    """Disk structuring element (uint8): offsets with ``x² + y² ≤ radius²``."""
+    r = np.arange(-radius, radius + 1)
+    return ((r[:, None] ** 2 + r[None, :] ** 2) <= radius * radius).astype(np.uint8)
 
 
-def _dilate(bmaps: np.ndarray, radius: int) -> np.ndarray:
-    size = 2 * radius + 1
-    yy, xx = np.mgrid[-radius: radius + 1, -radius: radius + 1]
-    disk = ((yy ** 2 + xx ** 2) <= radius ** 2).astype(np.uint8).reshape(size, size)
-    return np.stack([cv2.dilate(b.astype(np.uint8), disk).astype(bool) for b in bmaps])
+def seg_to_boundary(mask: np.ndarray) -> np.ndarray:
+    """1-pixel boundary of a binary mask (the original's ``seg2bmap``), bool."""
+    seg = np.asarray(mask, bool)
+    e = np.zeros_like(seg)
+    s = np.zeros_like(seg)
+    se = np.zeros_like(seg)
+    e[:, :-1] = seg[:, 1:]
+    s[:-1, :] = seg[1:, :]
+    se[:-1, :-1] = seg[1:, 1:]
+    b = (seg ^ e) | (seg ^ s) | (seg ^ se)
+    b[-1, :] = seg[-1, :] ^ e[-1, :]
+    b[:, -1] = seg[:, -1] ^ s[:, -1]
+    b[-1, -1] = False
+    return b
+
+
+def _f_measure(pred_b: np.ndarray, gt_b: np.ndarray, kernel: np.ndarray) -> float:
+    n_fg, n_gt = int(pred_b.sum()), int(gt_b.sum())
+    if n_fg == 0 or n_gt == 0:
+        precision, recall = (1.0 if n_fg == 0 else 0.0), (1.0 if n_gt == 0 else 0.0)
+    else:
+        fg_dil = cv2.dilate(pred_b.view(np.uint8), kernel).view(bool)
+        gt_dil = cv2.dilate(gt_b.view(np.uint8), kernel).view(bool)
+        precision = float(np.count_nonzero(pred_b & gt_dil)) / n_fg
+        recall = float(np.count_nonzero(gt_b & fg_dil)) / n_gt
+    if precision + recall == 0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
 
 
 def boundary_f_score(pred: np.ndarray, gt: np.ndarray, num_classes: int, ignore_index: int = 255,
-                     bound_th: float = 0.00088) -> np.ndarray:
-    """F-score (0..1) of every class for one H×W prediction/ground-truth pair."""
-    pred = np.asarray(pred)
-    gt = np.asarray(gt)
+                     bound_th: float = DEFAULT_BOUND_TH) -> np.ndarray:
+    """Per-class boundary F (float64, 0..1) of one H×W prediction against its ground truth.
+
+    Work is limited to each class's bounding box (grown by one pixel), which gives the same
+    numbers as whole-image masks: boundaries never leave that box.
+    """
+    pred, gt = np.asarray(pred), np.asarray(gt)
+    if pred.shape != gt.shape:
+        raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in size")
+    height, width = gt.shape
+    kernel = disk(boundary_tolerance((height, width), bound_th))
     valid = gt != ignore_index
-    classes = np.arange(num_classes)[:, None, None]
-    fg = boundary_map((pred[None] == classes) & valid[None])
-    gt_b = boundary_map((gt[None] == classes) & valid[None])
-    radius = boundary_radius(gt.shape, bound_th)
-    fg_match = (fg & _dilate(gt_b, radius)).sum((1, 2)).astype(np.float64)
-    gt_match = (gt_b & _dilate(fg, radius)).sum((1, 2)).astype(np.float64)
-    n_fg = fg.sum((1, 2)).astype(np.float64)
-    n_gt = gt_b.sum((1, 2)).astype(np.float64)
-    precision = np.where(n_fg > 0, fg_match / np.maximum(n_fg, 1), 1.0)
-    recall = np.where(n_gt > 0, gt_match / np.maximum(n_gt, 1), 1.0)
-    # empty prediction vs non-empty truth: P = 1, R = 0; the reverse: P = 0, R = 1
-    precision = np.where((n_fg > 0) & (n_gt == 0), 0.0, precision)
-    denom = precision + recall
-    return np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
+    pred_ids = np.where(valid & (pred >= 0) & (pred < num_classes), pred, -1).astype(np.int32) + 1
+    gt_ids = np.where(valid & (gt >= 0) & (gt < num_classes), gt, -1).astype(np.int32) + 1
+    pred_boxes = find_objects(pred_ids, max_label=num_classes)
+    gt_boxes = find_objects(gt_ids, max_label=num_classes)
+    scores = np.ones(num_classes, np.float64)
+    for c, (pb, gb) in enumerate(zip(pred_boxes, gt_boxes)):
+        if pb is None and gb is None:
+            continue  # absent from both: no boundary pixels, precision = recall = 1
+        boxes = [b for b in (pb, gb) if b is not None]
+        box = tuple(slice(max(min(b[k].start for b in boxes) - 1, 0),
+                          min(max(b[k].stop for b in boxes) + 1, n))
+                    for k, n in enumerate((height, width)))
+        scores[c] = _f_measure(seg_to_boundary(pred_ids[box] == c + 1),
+                               seg_to_boundary(gt_ids[box] == c + 1), kernel)
+    return scores
 
 
 class BoundaryFScore(Metric):
-    """Mean boundary F-score (percent) over images and classes; summed across DDP processes."""
+    """Accumulates :func:`boundary_f_score` over images; ``compute`` gives ``boundary_f`` (the
+    mean over classes of the per-class mean over images, percent) and ``boundary_f/<class>``."""
 
     full_state_update = False
 
-    def __init__(self, num_classes: int, ignore_index: int = 255, bound_th: float = 0.00088) -> None:
+    def __init__(self, num_classes: int, ignore_index: int = 255,
+                 bound_th: float = DEFAULT_BOUND_TH, class_names=None) -> None:
         super().__init__()
         self.num_classes = int(num_classes)
         self.ignore_index = int(ignore_index)
         self.bound_th = float(bound_th)
+        self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
         self.add_state("f_sum", default=torch.zeros(self.num_classes, dtype=torch.float64),
                        dist_reduce_fx="sum")
-        self.add_state("images", default=torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("images", default=torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, pred: torch.Tensor, label: torch.Tensor) -> None:
-        """``pred`` and ``label``: N×H×W (or H×W) train ids."""
-        pred = pred.reshape(-1, *pred.shape[-2:]).cpu().numpy()
-        label = label.reshape(-1, *label.shape[-2:]).cpu().numpy()
-        for p, g in zip(pred, label):
+    def update(self, pred: torch.Tensor | np.ndarray, gt: torch.Tensor | np.ndarray) -> None:
+        """``pred`` and ``gt``: H×W or N×H×W class ids (gt may hold ``ignore_index``)."""
+        pred_np = pred.detach().cpu().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
+        gt_np = gt.detach().cpu().numpy() if isinstance(gt, torch.Tensor) else np.asarray(gt)
+        if gt_np.ndim == 2:
+            pred_np, gt_np = pred_np[None], gt_np[None]
+        for p, g in zip(pred_np, gt_np):
             scores = boundary_f_score(p, g, self.num_classes, self.ignore_index, self.bound_th)
             self.f_sum += torch.from_numpy(scores).to(self.f_sum)
             self.images += 1
 
-    def compute(self) -> torch.Tensor:
-        if self.images == 0:
-            return torch.tensor(float("nan"), dtype=torch.float64)
-        return 100 * (self.f_sum / self.images).mean()
+    def compute(self) -> dict[str, torch.Tensor]:
+        if int(self.images) == 0:
+            return {"boundary_f": torch.tensor(float("nan"), dtype=torch.float64)}
+        per_class = 100 * self.f_sum / self.images
+        out = {"boundary_f": per_class.mean()}
+        out.update({f"boundary_f/{name}": v for name, v in zip(self.class_names, per_class)})
+        return out

@@ -1,0 +1,141 @@
+"""``python -m ocseg.segfix.ground_truth``: the original SegFix ground truth for a folder of labels.
+
+::
+
+    python -m ocseg.segfix.ground_truth input=<dir> output=<dir> kind=semantic dataset=cityscapes
+
+writes ``<output>/<stem>.mat`` (``dir_deg``, ``depth``, ``deg_reduce``) for every ``<stem>.png``
+matched by ``glob`` under ``input``, bit-identical to the original's
+``dt_offset_generator.py`` (semantic: label ids → train ids, classes with ≥ 100 pixels) and
+``instance_dt_offset_generator.py`` (instance: 16-bit instanceIds, every segment). The dataset
+config supplies the label table. Files are processed in parallel; each ``.mat`` is written
+atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ocseg.errors import OcsegError, require_dir
+from ocseg.segfix.distance_direction import (
+    MIN_CLASS_PIXELS, DTOffsets, instance_ground_truth, semantic_ground_truth,
+)
+from ocseg.segfix.gt_io import read_id_png, write_ground_truth
+from ocseg.segfix.parallel import run_parallel
+
+__all__ = ["KINDS", "dataset_label_ids", "label_to_ground_truth", "generate_ground_truth", "main"]
+
+KINDS = ("semantic", "instance")
+
+
+def dataset_label_ids(dataset) -> list[int]:
+    """The original id of each train id, from a dataset config.
+
+    ``train_id_to_original`` when given (Cityscapes); else ``1..num_classes`` for datasets whose
+    id 0 is "other" (``reduce_zero_label``, ADE20K); else label files already hold train ids.
+    """
+    table = dataset.get("train_id_to_original")
+    if table:
+        return [int(v) for v in table]
+    num_classes = int(dataset.num_classes)
+    if dataset.get("reduce_zero_label"):
+        return list(range(1, num_classes + 1))
+    return list(range(num_classes))
+
+
+def _to_train_ids(label: np.ndarray, label_ids: Sequence[int]) -> np.ndarray:
+    """Label ids → train ids; ids outside the table become 255, as in the original."""
+    size = max(int(label.max(initial=0)), max(label_ids)) + 1
+    lut = np.full(size, 255, np.uint8)
+    lut[np.asarray(label_ids, np.int64)] = np.arange(len(label_ids), dtype=np.uint8)
+    return lut[label]
+
+
+def label_to_ground_truth(label: np.ndarray, kind: str, label_ids: Sequence[int],
+                          min_pixels: int = MIN_CLASS_PIXELS) -> DTOffsets:
+    """Ground truth of one label map as read from disk (label ids or instance ids)."""
+    if kind == "semantic":
+        return semantic_ground_truth(_to_train_ids(label, label_ids), len(label_ids), min_pixels)
+    if kind == "instance":
+        return instance_ground_truth(label, label_ids)
+    raise OcsegError(f"unknown kind={kind!r}; use one of {list(KINDS)}")
+
+
+@dataclass(frozen=True)
+class _Job:
+    source: Path
+    target: Path
+    kind: str
+    label_ids: tuple[int, ...]
+    min_pixels: int
+
+
+def _run(job: _Job) -> None:
+    label = read_id_png(job.source)
+    if label.ndim != 2:
+        raise OcsegError(f"label '{job.source}' is not a single-channel id map")
+    write_ground_truth(job.target, label_to_ground_truth(label, job.kind, job.label_ids,
+                                                         job.min_pixels))
+
+
+def generate_ground_truth(input_dir: str | Path, output_dir: str | Path, kind: str,
+                          label_ids: Sequence[int], glob: str = "*.png",
+                          min_pixels: int = MIN_CLASS_PIXELS, skip_existing: bool = False,
+                          workers: int | None = None, progress: bool | None = None) -> dict:
+    """Write ``<output_dir>/<stem>.mat`` for each label under ``input_dir``; returns a summary."""
+    if kind not in KINDS:
+        raise OcsegError(f"unknown kind={kind!r}; use one of {list(KINDS)}")
+    source_dir = require_dir(input_dir, "label folder", "set input=<folder of label PNGs>")
+    files = sorted(p for p in source_dir.glob(glob) if p.is_file() and p.suffix.lower() == ".png")
+    if not files:
+        raise OcsegError(f"no PNG files match '{glob}' under '{source_dir}'; check input= and glob= "
+                         "(e.g. glob='**/*_gtFine_labelIds.png' for a Cityscapes gtFine/<split>/ folder)")
+    by_stem: dict[str, Path] = {}
+    for path in files:
+        if path.stem in by_stem:
+            raise OcsegError(f"two labels share the stem '{path.stem}' ('{by_stem[path.stem]}', "
+                             f"'{path}'); outputs are named by stem, so narrow glob= or input=")
+        by_stem[path.stem] = path
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [_Job(path, out / f"{stem}.mat", kind, tuple(int(v) for v in label_ids), int(min_pixels))
+            for stem, path in by_stem.items()]
+    skipped = 0
+    if skip_existing:
+        todo = [job for job in jobs if not job.target.is_file()]
+        skipped = len(jobs) - len(todo)
+        jobs = todo
+    run_parallel(_run, jobs, workers, desc=f"SegFix {kind} ground truth", progress=progress)
+    return {"written": len(jobs), "skipped": skipped, "output": str(out)}
+
+
+def _task(cfg) -> dict:
+    summary = generate_ground_truth(
+        cfg.input, cfg.output, cfg.kind, dataset_label_ids(cfg.dataset), glob=cfg.glob,
+        min_pixels=cfg.min_pixels, skip_existing=cfg.skip_existing, workers=cfg.workers,
+        progress=cfg.progress)
+    print(f"wrote {summary['written']} SegFix {cfg.kind} ground-truth files to {summary['output']}"
+          + (f" ({summary['skipped']} existing kept)" if summary["skipped"] else ""), flush=True)
+    return summary
+
+
+def main() -> None:
+    import hydra
+
+    from ocseg.cli import run_task
+
+    conf = str(Path(__file__).resolve().parents[3] / "conf")
+
+    @hydra.main(config_path=conf, config_name="segfix_ground_truth", version_base="1.3")
+    def _main(cfg) -> None:
+        run_task(_task, cfg)
+
+    _main()
+
+
+if __name__ == "__main__":
+    main()

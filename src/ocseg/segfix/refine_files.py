@@ -1,0 +1,228 @@
+"""Refining a folder of predictions with a folder (or archive) of offsets, in parallel.
+
+Semantic mode refines every label PNG under ``input`` (palette PNGs keep their palette) and
+writes it to the same relative path under ``output``. Instance mode reads Cityscapes instance
+submissions (``<name>_pred.txt`` with lines ``<mask.png> <classId> <score>``, mask paths relative
+to the txt file), warps each mask and copies the txt. Offsets are found by stem
+(:class:`~ocseg.segfix.offset_store.OffsetStore`); inputs without offsets are an error listing
+them, or copied unchanged with ``missing="copy"``. With ground truth, each worker also returns
+the confusion matrix and per-class boundary F of the input and of the refined labels.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+from ocseg.atomic import atomic_path
+from ocseg.data.label_map import LabelMap
+from ocseg.errors import OcsegError, require_dir
+from ocseg.metrics.boundary import DEFAULT_BOUND_TH, boundary_f_score
+from ocseg.metrics.confusion import confusion_matrix
+from ocseg.segfix.offset_store import OffsetRef, OffsetStore, load_offsets, match_key
+from ocseg.segfix.parallel import run_parallel
+from ocseg.segfix.refine import INSTANCE_SCALE, SEMANTIC_SCALE, refine_labels, refine_masks
+
+__all__ = ["MODES", "Evaluation", "read_label_png", "write_label_png", "refine_folder"]
+
+MODES = ("semantic", "instance")
+_PNG_WRITE = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE] \
+    if hasattr(cv2, "IMWRITE_PNG_FILTER") else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+
+
+def _is_palette_png(head: bytes) -> bool:
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) > 25 and head[25] == 3  # colour type
+
+
+def read_label_png(path: Path) -> tuple[np.ndarray, list[int] | None]:
+    """Label map as stored (8/16-bit, or palette indices) and its palette (None if none)."""
+    data = Path(path).read_bytes()
+    if _is_palette_png(data):
+        with Image.open(io.BytesIO(data)) as image:
+            return np.array(image), image.getpalette()
+    label = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if label is None:
+        raise OcsegError(f"label '{path}' cannot be decoded (corrupt or not an image); replace it")
+    return label, None
+
+
+def write_label_png(path: Path, label: np.ndarray, palette: list[int] | None = None) -> None:
+    """Write atomically; palette PNGs are written back as palette PNGs."""
+    with atomic_path(path, suffix=".png") as tmp:
+        if palette is not None:
+            image = Image.fromarray(label, mode="P")
+            image.putpalette(palette)
+            image.save(tmp, compress_level=1)
+        elif not cv2.imwrite(str(tmp), label, _PNG_WRITE):
+            raise OSError(f"could not write '{path}'")
+
+
+def _copy(source: Path, target: Path) -> None:
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How to score semantic labels: ids → train ids for predictions and ground truth.
+
+    ``pred_map`` None: predictions already hold train ids.
+    """
+
+    num_classes: int
+    gt_map: LabelMap
+    pred_map: LabelMap | None = None
+    ignore_index: int = 255
+    bound_th: float = DEFAULT_BOUND_TH
+
+
+@dataclass(frozen=True)
+class _Job:
+    source: Path
+    target: Path
+    offsets: OffsetRef | None
+    scale: int
+    gt: Path | None = None
+    evaluation: Evaluation | None = None
+
+
+@dataclass
+class _Result:
+    moved: int = 0
+    pixels: int = 0
+    scores: dict = field(default_factory=dict)
+
+
+def _score(label: np.ndarray, gt: np.ndarray, ev: Evaluation, source: str) -> tuple:
+    pred = ev.pred_map.to_train(label, source=source) if ev.pred_map else label
+    cm = confusion_matrix(torch.from_numpy(np.ascontiguousarray(pred)), torch.from_numpy(gt),
+                          ev.num_classes, ev.ignore_index).numpy()
+    return cm, boundary_f_score(pred, gt, ev.num_classes, ev.ignore_index, ev.bound_th)
+
+
+def _semantic(job: _Job) -> _Result:
+    label, palette = read_label_png(job.source)
+    result = _Result(pixels=label.shape[0] * label.shape[1])
+    if job.offsets is None:
+        _copy(job.source, job.target)
+        refined = label
+    else:
+        offsets = load_offsets(job.offsets)
+        refined = refine_labels(label, offsets, job.scale, source=str(job.source),
+                                in_place=job.evaluation is None)
+        result.moved = int(offsets.index.size)
+        write_label_png(job.target, refined, palette)
+    if job.evaluation is not None and job.gt is not None:
+        ev = job.evaluation
+        raw_gt, _ = read_label_png(job.gt)
+        if raw_gt.shape[:2] != label.shape[:2]:
+            raise OcsegError(f"ground truth '{job.gt}' is {raw_gt.shape[1]}×{raw_gt.shape[0]} but "
+                             f"prediction '{job.source}' is {label.shape[1]}×{label.shape[0]}")
+        gt = ev.gt_map.to_train(raw_gt, source=str(job.gt))
+        result.scores["before"] = _score(label, gt, ev, str(job.source))
+        result.scores["after"] = _score(refined, gt, ev, str(job.source))
+    return result
+
+
+def _instance(job: _Job) -> _Result:
+    folder, out_folder = job.source.parent, job.target.parent
+    names: list[str] = []
+    for number, line in enumerate(job.source.read_text().splitlines(), start=1):
+        if line.strip():
+            parts = line.split()
+            if len(parts) != 3:
+                raise OcsegError(f"'{job.source}' line {number} is not '<mask.png> <classId> <score>'")
+            names.append(parts[0])
+    result = _Result()
+    if job.offsets is None:
+        for name in names:
+            _copy(folder / name, out_folder / name)
+    elif names:
+        masks = []
+        for name in names:
+            mask = cv2.imread(str(folder / name), cv2.IMREAD_UNCHANGED)
+            if mask is None:
+                raise OcsegError(f"instance mask '{folder / name}' listed in '{job.source}' cannot "
+                                 "be read")
+            masks.append(mask if mask.ndim == 2 else mask.max(axis=2))
+        offsets = load_offsets(job.offsets)
+        refined = refine_masks(np.stack(masks), offsets, job.scale, source=str(job.source))
+        for name, mask in zip(names, refined):
+            write_label_png(out_folder / name, mask * np.uint8(255))
+        result.moved, result.pixels = int(offsets.index.size), int(offsets.size[0] * offsets.size[1])
+    _copy(job.source, job.target)
+    return result
+
+
+def _inputs(input_dir: Path, mode: str, glob: str | None) -> list[Path]:
+    pattern = glob or ("**/*.png" if mode == "semantic" else "**/*_pred.txt")
+    files = sorted(p for p in input_dir.glob(pattern) if p.is_file())
+    if not files:
+        what = "label PNGs" if mode == "semantic" else "instance submissions (*_pred.txt)"
+        raise OcsegError(f"no {what} match '{pattern}' under '{input_dir}'; check input= and glob=")
+    return files
+
+
+def _sum_scores(results: list[_Result], ev: Evaluation) -> dict:
+    out = {}
+    for stage in ("before", "after"):
+        scored = [r.scores[stage] for r in results if stage in r.scores]
+        if not scored:
+            return {}
+        confmat = np.sum([cm for cm, _ in scored], axis=0)
+        out[stage] = {"confmat": confmat, "boundary_f": np.mean([f for _, f in scored], axis=0)}
+    out["images"] = len([r for r in results if r.scores])
+    return out
+
+
+def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | Path,
+                  mode: str = "semantic", scale: int | None = None, missing: str = "error",
+                  glob: str | None = None, ground_truth: Mapping[str, Path] | None = None,
+                  evaluation: Evaluation | None = None, workers: int | None = None,
+                  progress: bool | None = None) -> dict:
+    """Refine every input under ``input_dir``; returns counts and, with ``ground_truth`` (key →
+    label file, see :func:`~ocseg.segfix.offset_store.match_key`) and ``evaluation``, summed
+    confusion matrices and per-class boundary F before and after."""
+    if mode not in MODES:
+        raise OcsegError(f"unknown mode={mode!r}; use one of {list(MODES)}")
+    if missing not in ("error", "copy"):
+        raise OcsegError(f"unknown missing={missing!r}; use 'error' or 'copy'")
+    source_dir = require_dir(input_dir, "input folder", "set input=<folder of predictions>")
+    out_dir = Path(output_dir)
+    if out_dir.resolve() == source_dir.resolve():
+        raise OcsegError(f"output= '{out_dir}' is the input folder; choose another folder")
+    store = OffsetStore(offsets, mode=mode)
+    scale = int(scale) if scale is not None else (SEMANTIC_SCALE if mode == "semantic" else INSTANCE_SCALE)
+    files = _inputs(source_dir, mode, glob)
+    refs = {path: store.find(path.stem) for path in files}
+    absent = [p for p, ref in refs.items() if ref is None]
+    if absent and missing == "error":
+        listed = ", ".join(str(p.relative_to(source_dir)) for p in absent[:5])
+        more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
+        raise OcsegError(f"no offsets in '{offsets}' for {len(absent)} of {len(files)} inputs: "
+                         f"{listed}{more}; predict offsets for these images, or set missing=copy "
+                         "to copy them unchanged")
+    gt = ground_truth or {}
+    jobs = [_Job(path, out_dir / path.relative_to(source_dir), refs[path], scale,
+                 gt.get(match_key(path.stem)), evaluation if mode == "semantic" else None)
+            for path in files]
+    work = _semantic if mode == "semantic" else _instance
+    results = run_parallel(work, jobs, workers, desc=f"SegFix {mode} refinement", progress=progress)
+    pixels = sum(r.pixels for r in results)
+    summary = {
+        "files": len(files), "refined": len(files) - len(absent), "copied": len(absent),
+        "moved_fraction": (sum(r.moved for r in results) / pixels) if pixels else 0.0,
+        "output": str(out_dir),
+    }
+    if evaluation is not None and mode == "semantic":
+        summary["scores"] = _sum_scores(results, evaluation)
+        summary["unmatched_ground_truth"] = sum(j.gt is None for j in jobs)
+    return summary

@@ -1,0 +1,70 @@
+"""SegFix training targets computed on the fly from the augmented label, and the boundary /
+direction labels derived from them.
+
+:class:`SegFixTargets` is a dataset ``target_transform``: it runs the ground-truth generator
+(:func:`~ocseg.segfix.distance_direction.semantic_ground_truth`, the same code as the offline
+``.mat`` files) on the label *after* augmentation, so crops, flips and rescaling stay consistent
+and training needs no preprocessing. It returns what the original's loader read from the
+``.mat`` files: ``distance`` (= ``depth``) and ``angle`` (= ``2·dir_deg − 180``, degrees).
+Pixels in no class (ignore, or classes under 100 pixels) get distance 0 and angle 0, exactly as
+in the files; ignored pixels are masked by the label in the loss and metrics.
+
+Difference from the offline path: distances are measured on the augmented image (the original
+resized and cropped the full-resolution maps with nearest neighbour), so the 5-pixel boundary
+band is 5 pixels at training scale; crop borders and padding are handled like image borders
+and ignore regions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ocseg.segfix.directions import NUM_DIRECTIONS, angle_to_bin
+from ocseg.segfix.distance_direction import MIN_CLASS_PIXELS, semantic_ground_truth
+
+__all__ = ["SegFixTargets", "boundary_target", "direction_target", "MAX_DISTANCE"]
+
+#: A pixel is a boundary pixel when 0 ≤ distance ≤ MAX_DISTANCE (the original's defaults).
+MAX_DISTANCE = 5
+MIN_DISTANCE = 0
+
+
+class SegFixTargets:
+    """``label (H×W uint8 train ids) → {"distance", "angle"}`` float32 tensors (H×W).
+
+    Args:
+        num_classes: classes of the dataset (other values, e.g. 255, are no class).
+        ignore_index: the dataset's ignore id (kept for the record; such pixels are no class).
+        min_pixels: classes with fewer pixels in the (augmented) label get no ground truth.
+    """
+
+    def __init__(self, num_classes: int, ignore_index: int = 255,
+                 min_pixels: int = MIN_CLASS_PIXELS) -> None:
+        self.num_classes = int(num_classes)
+        self.ignore_index = int(ignore_index)
+        self.min_pixels = int(min_pixels)
+
+    def __call__(self, label: np.ndarray) -> dict[str, torch.Tensor]:
+        gt = semantic_ground_truth(np.asarray(label), self.num_classes, self.min_pixels)
+        return {"distance": torch.from_numpy(gt.distance), "angle": torch.from_numpy(gt.angle)}
+
+    def __repr__(self) -> str:
+        return (f"SegFixTargets(num_classes={self.num_classes}, ignore_index={self.ignore_index}, "
+                f"min_pixels={self.min_pixels})")
+
+
+def boundary_target(distance: torch.Tensor, label: torch.Tensor, ignore_index: int = 255,
+                    max_distance: float = MAX_DISTANCE,
+                    min_distance: float = MIN_DISTANCE) -> torch.Tensor:
+    """1 where ``min_distance ≤ distance ≤ max_distance`` (boundary), else 0; ``ignore_index``
+    where the label is ignored (the original's ``distance_to_mask_label``). int64."""
+    mask = ((distance >= min_distance) & (distance <= max_distance)).long()
+    return torch.where(label == ignore_index, torch.full_like(mask, ignore_index), mask)
+
+
+def direction_target(angle: torch.Tensor, label: torch.Tensor, ignore_index: int = 255,
+                     num_bins: int = NUM_DIRECTIONS) -> torch.Tensor:
+    """Direction bin of every pixel; ``ignore_index`` where the label is ignored. int64."""
+    bins = angle_to_bin(angle, num_bins)
+    return torch.where(label == ignore_index, torch.full_like(bins, ignore_index), bins)
