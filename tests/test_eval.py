@@ -26,14 +26,15 @@ GENERATOR = [o for o in TINY if o.startswith("dataset.generator.")]
 def eval_cfg(root: Path, ckpt: Path, out: Path, *overrides: str):
     return compose("eval", [
         *GENERATOR, f"dataset.root={root}", f"ckpt_path={ckpt}", f"output_dir={out}",
-        f"paths.output_dir={out}", "num_workers=0", "trainer.enable_progress_bar=false", *overrides,
+        f"paths.output_dir={out}", "num_workers=0", "trainer.enable_progress_bar=false",
+        "model=tiny_fcn", *overrides,
     ])
 
 
 def make_checkpoint(path: Path, model_name: str | None = None, num_classes: int | None = None) -> Path:
     """An ocseg checkpoint of a random tiny_fcn whose predictions vary over the image (small
     BatchNorm variances), with the run config a real training run stores."""
-    cfg = compose("train", TINY)
+    cfg = compose("train", [*TINY, "model=tiny_fcn"])
     torch.manual_seed(0)
     net = instantiate(cfg.net)
     for m in net.modules():

@@ -13,7 +13,6 @@ from ocseg.data.label_map import LabelMap
 from ocseg.errors import OcsegError
 from ocseg.evaluation import (LabelConfusion, PredictionWriter, ShardSampler, check_checkpoint_matches,
                               metrics_from_confusion)
-from ocseg.metrics.boundary import BoundaryFScore, boundary_radius
 from ocseg.tasks.evaluate import _labelled
 
 
@@ -75,14 +74,3 @@ def test_a_split_with_some_labels_missing_is_an_error():
         _labelled(Fake())
     Fake.samples = [Sample(image="b.png", label=None, name="b")]
     assert _labelled(Fake()) is False
-
-
-def test_boundary_f_score_placeholder():
-    assert boundary_radius((1024, 2048), 0.00088) == 3
-    gt = torch.zeros(1, 40, 60, dtype=torch.long)
-    gt[:, 10:30, 20:45] = 1
-    perfect, shifted = BoundaryFScore(2), BoundaryFScore(2)
-    perfect.update(gt, gt)
-    assert perfect.compute() == pytest.approx(100.0)
-    shifted.update(torch.roll(gt, 8, dims=2), gt)  # 8 px off: beyond the 1 px tolerance at 40×60
-    assert 0 < shifted.compute() < 70
