@@ -31,14 +31,20 @@ OPTION_EXTRAS = {("dataset", "folder"): ["dataset.num_classes=3", "dataset.class
 REQUIRED = {
     "prepare": ["dataset=cityscapes", "raw_dir=/downloads"],
     "refine": ["input=/labels", "offsets=/offsets", "output=/refined"],
+    "segfix_ground_truth": ["input=/labels", "output=/gt"],
+}
+# entry points that use a dataset config only for its location / label table
+RESOLVE_ONLY = {
+    "prepare": ["raw_dir", "out_dir", "dataset.preparer"],
+    "segfix_ground_truth": ["input", "output", "dataset.num_classes", "dataset.train_id_to_original"],
 }
 
 
 @pytest.mark.parametrize("name", PRIMARY)
 def test_primary_config_composes_and_resolves(name, tmp_path):
     cfg = compose(name, [f"paths.output_dir={tmp_path}", *REQUIRED.get(name, [])])
-    if name == "prepare":  # needs only the dataset's location and preparer, not its pipelines
-        for key in ("raw_dir", "out_dir", "dataset.preparer"):
+    if name in RESOLVE_ONLY:  # the dataset's pipelines need groups these entry points don't load
+        for key in RESOLVE_ONLY[name]:
             OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
         return
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
