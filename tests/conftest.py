@@ -72,3 +72,15 @@ def tiny_cfg(tmp_path, synthetic_root):
         ])
 
     return make
+
+
+@pytest.fixture
+def single_thread():
+    """Run on one intra-op thread: tiny tensors gain nothing from more, and OpenMP spin-waiting
+    on a busy 2-core machine makes them several times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -30,13 +30,8 @@ SAVED = ["hrnet_w48_ocr", "hrnet_w48_ocr_b", "spatial_ocrnet", "spatial_asp_ocrn
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    """Run on one intra-op thread: these tiny tensors gain nothing from more, and OpenMP
-    spin-waiting on a busy 2-core machine makes them several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(single_thread):
+    """Every test here runs on one intra-op thread (see conftest.single_thread)."""
 
 
 def seeded():

@@ -20,13 +20,8 @@ MODELS = ZOO + ["hrnet18_small_ocr", "tiny_fcn"]
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    """Run on one intra-op thread: these tiny tensors gain nothing from more, and OpenMP
-    spin-waiting on a busy 2-core machine makes them several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(single_thread):
+    """Every test here runs on one intra-op thread (see conftest.single_thread)."""
 
 
 def small(name: str, num_classes: int = 5, **overrides):
