@@ -23,11 +23,13 @@ def test_poly_decay_and_warmup_values():
 
 
 def test_two_parameter_groups_with_head_multiplier(tiny_cfg):
-    cfg = tiny_cfg("schedule.lr=0.02", "schedule.head_lr_mult=10")
+    cfg = tiny_cfg("schedule.lr=0.02", "schedule.head_lr_mult=10", "schedule.warmup_steps=2")
     module = instantiate(cfg.module, _convert_="object")
     opt = module.configure_optimizers()["optimizer"]
     assert [g["name"] for g in opt.param_groups] == ["backbone", "head"]
-    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.02, 0.2])
+    assert [g["initial_lr"] for g in opt.param_groups] == pytest.approx([0.02, 0.2])
+    # step 0 of a 2-step warm-up starts at warmup_start_factor (0.1) of the base rates
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.002, 0.02])
     assert isinstance(opt, torch.optim.SGD) and opt.defaults["momentum"] == 0.9
     n_backbone = sum(p.numel() for p in module.net.backbone.parameters())
     assert sum(p.numel() for p in opt.param_groups[0]["params"]) == n_backbone
