@@ -89,9 +89,8 @@ class SegFixInstanceTargets:
         if instance is None:
             raise OcsegError(
                 "task=segfix_instance needs each sample's instance-id map, but the dataset gives "
-                "none; use a Cityscapes-layout dataset with dataset.train_set.with_instances=true "
-                "dataset.val_set.with_instances=true (gtFine/*_instanceIds.png), e.g. "
-                "experiment=segfix_cityscapes_hrnet2x20_instance")
+                "none; use a Cityscapes-layout dataset (gtFine/*_instanceIds.png: dataset=cityscapes "
+                "or synthetic_city, whose factories read them when task.instances=true)")
         return _as_targets(instance_ground_truth(np.asarray(instance), self.label_ids))
 
     def __repr__(self) -> str:
