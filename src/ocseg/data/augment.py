@@ -118,7 +118,8 @@ class RandomCropUpTo(A.DualTransform):
 
 class HorizontalFlipSwap(A.DualTransform):
     """Mirror left-right; in the label, the ids of each ``swap_pairs`` entry are exchanged
-    (LIP: left/right arm, leg and shoe), since a mirrored left arm is a right arm."""
+    (LIP: left/right arm, leg and shoe), since a mirrored left arm is a right arm. Extra
+    ``masks=`` (instance ids) are mirrored without swapping."""
 
     def __init__(self, swap_pairs: Sequence[Sequence[int]] = (), p: float = 0.5) -> None:
         super().__init__(p=p)
@@ -136,6 +137,10 @@ class HorizontalFlipSwap(A.DualTransform):
         if self._swap_lut is None:
             return flipped
         return self._swap_lut[flipped]
+
+    def apply_to_masks(self, masks: np.ndarray, **params: Any) -> np.ndarray:
+        # extra masks (instance ids) are mirrored only: their ids are not train ids
+        return np.ascontiguousarray(np.asarray(masks)[:, :, ::-1])
 
 
 class BrightnessShift(A.ImageOnlyTransform):

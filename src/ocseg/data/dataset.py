@@ -2,7 +2,9 @@
 
 A concrete dataset (Cityscapes, ADE20K, a user's folder, ...) only finds its files and returns
 :class:`Sample` records; reading, id mapping, augmentation, normalisation and optional extra
-targets (SegFix distance/direction) are shared here, in that order.
+targets (SegFix distance/direction) are shared here, in that order. A sample's instance-id map
+(Cityscapes ``*_instanceIds.png``, for SegFix's instance variant) rides through the same
+augmentation as an extra mask and reaches the target transform as ``instance=``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ _MAX_SKIPS = 1000
 
 @dataclass(frozen=True)
 class Sample:
-    """One example: its image, its label map (None for unlabeled splits) and a unique name."""
+    """One example: its image, its label map (None for unlabeled splits), a unique name and
+    optionally its instance-id map."""
 
     image: Path
     label: Path | None
@@ -49,7 +52,8 @@ class SegmentationDataset(Dataset):
         transform: albumentations-style callable ``transform(image=, mask=) -> dict`` applied to
             the BGR uint8 image and the train-id label (None: no augmentation).
         target_transform: optional callable ``label (H×W uint8 train ids) -> dict of tensors``
-            run after augmentation, e.g. SegFix distance/direction targets.
+            run after augmentation, e.g. SegFix distance/direction targets; samples with an
+            instance map call it as ``target_transform(label, instance=<augmented ids>)``.
         on_bad_file: ``"error"`` stops at a corrupt file; ``"skip"`` replaces it by the next
             readable sample and counts it (:attr:`skipped`).
     """
@@ -96,6 +100,15 @@ class SegmentationDataset(Dataset):
         check_same_size(image, raw, sample.image, sample.label)
         return image, self.label_map.to_train(raw, source=str(sample.label))
 
+    def load_instance(self, index: int, image: np.ndarray) -> np.ndarray | None:
+        """The sample's instance-id map as stored (uint16 for Cityscapes), or None."""
+        sample = self.samples[index]
+        if sample.instance is None:
+            return None
+        instance = read_label(sample.instance)
+        check_same_size(image, instance, sample.image, sample.instance)
+        return instance
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         self._seed_worker()
         if self.bad_files is None:
@@ -113,12 +126,16 @@ class SegmentationDataset(Dataset):
     def _item(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
         image, label = self.load(index)
+        instance = self.load_instance(index, image) if label is not None else None
         height, width = image.shape[:2]
         if self.transform is not None:
             mask = label if label is not None else np.zeros((height, width), np.uint8)
-            out = self.transform(image=image, mask=mask)
+            extra = {"masks": [instance]} if instance is not None else {}
+            out = self.transform(image=image, mask=mask, **extra)
             image = out["image"]
             label = out["mask"] if label is not None else None
+            if instance is not None:
+                instance = out["masks"][0]
         item: dict[str, Any] = {
             "image": self.normalize(image),
             "name": sample.name,
@@ -129,7 +146,8 @@ class SegmentationDataset(Dataset):
             label = np.ascontiguousarray(label)
             item["label"] = torch.from_numpy(label.astype(np.int64))
             if self.target_transform is not None:
-                item.update(self.target_transform(label))
+                extra = {"instance": np.ascontiguousarray(instance)} if instance is not None else {}
+                item.update(self.target_transform(label, **extra))
         return item
 
     def _seed_worker(self) -> None:

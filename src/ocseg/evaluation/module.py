@@ -39,7 +39,10 @@ class EvaluationModule(LightningModule):
             ``boundary_f`` and ``boundary_f/<class>`` in %).
         metrics_path: where rank 0 writes ``metrics.json`` (None: scores are not computed).
         metrics_extra: entries added to ``metrics.json`` (split, checkpoint, config, …).
-        refine: optional hook applied to every new prediction before it is written and scored.
+        refine: optional hook applied to every new prediction before it is written and scored
+            (chained SegFix). A hook that is an ``nn.Module`` with ``reset()`` and
+            ``report(class_names) -> dict`` (:class:`~ocseg.segfix.chained.ChainedRefinement`)
+            may keep scores of its own; they are reset with the others and added to the metrics.
     """
 
     def __init__(
@@ -90,6 +93,8 @@ class EvaluationModule(LightningModule):
         self.confusion.reset()
         if self.boundary is not None:
             self.boundary.reset()
+        if hasattr(self.refine, "reset"):
+            self.refine.reset()
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         images = batch["images"]
@@ -121,6 +126,8 @@ class EvaluationModule(LightningModule):
                 name: round(float(boundary[f"boundary_f/{name}"]), 4) for name in self.class_names
                 if f"boundary_f/{name}" in boundary}
         metrics["num_images"] = int(summed["images"])
+        if hasattr(self.refine, "report"):
+            metrics.update(self.refine.report(self.class_names))
         metrics.update(self.metrics_extra)
         self.metrics = metrics
         if self.trainer.is_global_zero:

@@ -8,7 +8,8 @@ stem without Cityscapes suffixes, so ``frankfurt_000000_000294_leftImg8bit.png``
 ``frankfurt_000000_000294_gtFine_labelIds.png`` and ``frankfurt_000000_000294_leftImg8bit_pred.txt``
 (an instance submission) all find ``frankfurt_000000_000294_leftImg8bit.mat``. When one name occurs
 in several folders (an archive holding both ``semantic/`` and ``instance/``), the one under a
-folder named like the refinement mode wins; otherwise it is an error naming them.
+folder named like the refinement mode wins; the same file in both formats (``<stem>.mat`` and
+``<stem>.npz`` side by side) reads the ``.npz``; otherwise it is an error naming them.
 """
 
 from __future__ import annotations
@@ -108,6 +109,10 @@ class OffsetStore:
                 and p.is_file() and not p.name.startswith(".")]
 
     def _choose(self, stem: str, found: list[tuple[PurePosixPath, OffsetRef]]) -> OffsetRef:
+        if len(found) > 1 and len({rel.with_suffix("") for rel, _ in found}) == 1:
+            # one offset map in both formats (predict_offsets.py format=both): same values,
+            # the compact .npz reads faster
+            return min(found, key=lambda f: f[0].suffix.lower() != ".npz")[1]
         if len(found) > 1 and self.mode:
             preferred = [f for f in found if self.mode in f[0].parts[:-1]]
             found = preferred or found

@@ -1,8 +1,10 @@
 """SegFix offset files: the original's ``.mat`` and ocseg's compact sparse ``.npz``.
 
 * ``.mat`` (the original's ``predict_offsets`` output and released archives): key ``mat``, an
-  H×W×2 integer array, channel 0 = dh (rows, down), channel 1 = dw (columns, right). We write
-  int8, compressed; the original script reads any integer type.
+  H×W×2 integer array, channel 0 = dh (rows, down), channel 1 = dw (columns, right), compressed.
+  The original tester's arrays are int32 (torch ``long`` offsets pass through ``cv2.resize``,
+  which casts int64 to int32); :func:`write_offsets` writes int8 unless told ``mat_dtype``, and
+  the original script reads any integer type.
 * ``.npz`` (ocseg compact, compressed): only the pixels that move. Keys ``ocseg_offsets_v1``
   ([H, W]; the key names the format), ``step`` (uint32: gaps between the increasing flat indices
   ``y·W + x`` of moved pixels, the first one from 0) and ``code`` (uint8 ``3·(dh+1) + (dw+1)``,
@@ -59,10 +61,12 @@ class SparseOffsets:
         found = np.flatnonzero((dh | dw) != 0)
         return cls((height, width), found, dh[found], dw[found])
 
-    def dense(self) -> np.ndarray:
-        """H×W×2 int8 (int32 if an offset does not fit in int8)."""
-        big = self.dh.size and max(np.abs(self.dh).max(), np.abs(self.dw).max()) > 127
-        out = np.zeros((self.size[0] * self.size[1], 2), np.int32 if big else np.int8)
+    def dense(self, dtype: np.dtype | type | str | None = None) -> np.ndarray:
+        """H×W×2 array of ``dtype`` (None: int8, or int32 if an offset does not fit in int8)."""
+        if dtype is None:
+            big = self.dh.size and max(np.abs(self.dh).max(), np.abs(self.dw).max()) > 127
+            dtype = np.int32 if big else np.int8
+        out = np.zeros((self.size[0] * self.size[1], 2), np.dtype(dtype))
         out[self.index, 0] = self.dh
         out[self.index, 1] = self.dw
         return out.reshape(self.size[0], self.size[1], 2)
@@ -125,14 +129,20 @@ def read_offsets(path: str | Path, data: bytes | None = None) -> SparseOffsets:
     return reader(data if data is not None else p, source)
 
 
-def write_offsets(path: str | Path, offsets: SparseOffsets | np.ndarray) -> None:
-    """Write offsets atomically; the format follows the extension (``.mat`` or ``.npz``)."""
+def write_offsets(path: str | Path, offsets: SparseOffsets | np.ndarray,
+                  mat_dtype: np.dtype | type | str | None = None) -> None:
+    """Write offsets atomically; the format follows the extension (``.mat`` or ``.npz``).
+
+    ``mat_dtype``: integer type of the ``.mat`` array (None: int8; ``"int32"`` is what the
+    original tester wrote)."""
     p = Path(path)
     sparse = offsets if isinstance(offsets, SparseOffsets) else SparseOffsets.from_dense(offsets)
     suffix = p.suffix.lower()
     if suffix == ".mat":
+        if mat_dtype is not None and np.dtype(mat_dtype).kind != "i":
+            raise ValueError(f"mat_dtype must be a signed integer type, got {mat_dtype!r}")
         with atomic_path(p, suffix=".mat") as tmp:
-            scipy.io.savemat(str(tmp), {"mat": sparse.dense()}, do_compression=True)
+            scipy.io.savemat(str(tmp), {"mat": sparse.dense(mat_dtype)}, do_compression=True)
         return
     if suffix != ".npz":
         raise ValueError(f"offset files are .mat or .npz, not '{p.suffix}'")

@@ -9,6 +9,11 @@ and training needs no preprocessing. It returns what the original's loader read 
 Pixels in no class (ignore, or classes under 100 pixels) get distance 0 and angle 0, exactly as
 in the files; ignored pixels are masked by the label in the loss and metrics.
 
+:class:`SegFixInstanceTargets` is the instance variant (``task=segfix_instance``): the same
+generator as ``python -m ocseg.segfix.ground_truth kind=instance`` run on the augmented
+instance-id map (Cityscapes ``*_instanceIds.png``), which the dataset carries through the
+augmentation next to the label.
+
 Difference from the offline path: distances are measured on the augmented image (the original
 resized and cropped the full-resolution maps with nearest neighbour), so the 5-pixel boundary
 band is 5 pixels at training scale; crop borders and padding are handled like image borders
@@ -17,13 +22,19 @@ and ignore regions.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import torch
 
+from ocseg.errors import OcsegError
 from ocseg.segfix.directions import NUM_DIRECTIONS, angle_to_bin
-from ocseg.segfix.distance_direction import MIN_CLASS_PIXELS, semantic_ground_truth
+from ocseg.segfix.distance_direction import (
+    MIN_CLASS_PIXELS, DTOffsets, instance_ground_truth, semantic_ground_truth,
+)
 
-__all__ = ["SegFixTargets", "boundary_target", "direction_target", "MAX_DISTANCE"]
+__all__ = ["SegFixTargets", "SegFixInstanceTargets", "boundary_target", "direction_target",
+           "MAX_DISTANCE"]
 
 #: A pixel is a boundary pixel when 0 ≤ distance ≤ MAX_DISTANCE (the original's defaults).
 MAX_DISTANCE = 5
@@ -45,13 +56,49 @@ class SegFixTargets:
         self.ignore_index = int(ignore_index)
         self.min_pixels = int(min_pixels)
 
-    def __call__(self, label: np.ndarray) -> dict[str, torch.Tensor]:
-        gt = semantic_ground_truth(np.asarray(label), self.num_classes, self.min_pixels)
-        return {"distance": torch.from_numpy(gt.distance), "angle": torch.from_numpy(gt.angle)}
+    def __call__(self, label: np.ndarray, instance: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+        # an instance map the dataset happens to carry is not used by the semantic targets
+        return _as_targets(semantic_ground_truth(np.asarray(label), self.num_classes,
+                                                 self.min_pixels))
 
     def __repr__(self) -> str:
         return (f"SegFixTargets(num_classes={self.num_classes}, ignore_index={self.ignore_index}, "
                 f"min_pixels={self.min_pixels})")
+
+
+class SegFixInstanceTargets:
+    """``(label, instance=H×W instance ids) → {"distance", "angle"}`` from the instance map.
+
+    Args:
+        label_ids: the dataset's evaluated label ids (``train_id_to_original``); ids below 256
+            outside this list are merged into one "255" segment, as the original. None:
+            ``0 .. num_classes − 1``.
+        num_classes: used when ``label_ids`` is None.
+        ignore_index: the dataset's ignore id (the label masks ignored pixels in the loss).
+    """
+
+    def __init__(self, label_ids: Sequence[int] | None = None, num_classes: int | None = None,
+                 ignore_index: int = 255) -> None:
+        if label_ids is None and num_classes is None:
+            raise ValueError("SegFixInstanceTargets needs label_ids or num_classes")
+        self.label_ids = tuple(int(v) for v in (label_ids if label_ids is not None
+                                                else range(int(num_classes))))
+        self.ignore_index = int(ignore_index)
+
+    def __call__(self, label: np.ndarray, instance: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+        if instance is None:
+            raise OcsegError(
+                "task=segfix_instance needs each sample's instance-id map, but the dataset gives "
+                "none; use a Cityscapes-layout dataset (gtFine/*_instanceIds.png: dataset=cityscapes "
+                "or synthetic_city, whose factories read them when task.instances=true)")
+        return _as_targets(instance_ground_truth(np.asarray(instance), self.label_ids))
+
+    def __repr__(self) -> str:
+        return f"SegFixInstanceTargets(label_ids={list(self.label_ids)})"
+
+
+def _as_targets(gt: DTOffsets) -> dict[str, torch.Tensor]:
+    return {"distance": torch.from_numpy(gt.distance), "angle": torch.from_numpy(gt.angle)}
 
 
 def boundary_target(distance: torch.Tensor, label: torch.Tensor, ignore_index: int = 255,

@@ -4,6 +4,8 @@ Builds the split's dataset without augmentation, the network with the checkpoint
 the test procedure of ``test=ss|ms|sliding``, then runs :class:`EvaluationModule` under a
 Lightning trainer (devices, DDP, progress bar). Labelled splits get ``metrics.json`` and a
 per-class table; unlabelled ones (``split=test``, a folder of images) get predictions only.
+With ``segfix.offsets=<dir>`` every prediction is SegFix-refined before it is written and scored
+(:class:`~ocseg.segfix.chained.ChainedRefinement`); the unrefined scores are kept for comparison.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from pathlib import Path
 from hydra.utils import instantiate
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
 
 from ocseg.data.dataset import SegmentationDataset
 from ocseg.errors import OcsegError
 from ocseg.evaluation import (EvaluationItems, EvaluationModule, PredictionWriter, load_network,
                               output_names)
+from ocseg.segfix.chained import ChainedRefinement
+from ocseg.segfix.refine import SEMANTIC_SCALE
+from ocseg.tasks.refine import scores_table
 
 __all__ = ["evaluate", "build_eval_dataset"]
 
@@ -52,10 +58,6 @@ def evaluate(cfg: DictConfig) -> dict:
     if not cfg.get("ckpt_path"):
         raise OcsegError("eval needs a checkpoint: pass ckpt_path=<file> (an ocseg .ckpt or an "
                          "original openseg .pth)")
-    if cfg.get("segfix") and cfg.segfix.get("offsets"):
-        # Hook for chained SegFix refinement: an EvaluationModule(refine=...) callable.
-        raise OcsegError("segfix.offsets is not supported by this build yet; evaluate, then run "
-                         "SegFix's refinement on <output_dir>/label")
     split = str(cfg.split)
     dataset = build_eval_dataset(cfg, split)
     if len(dataset) == 0:
@@ -72,6 +74,7 @@ def evaluate(cfg: DictConfig) -> dict:
     metrics_path = out / "metrics.json"
     metrics_path.unlink(missing_ok=True)  # never leave a previous run's scores beside new labels
     boundary = instantiate(cfg.boundary) if scoring and cfg.get("boundary") else None
+    refine = _chained_segfix(cfg, scoring, items)
     extra = {
         "dataset": str(cfg.dataset.name), "split": split, "model": str(cfg.model.name),
         "checkpoint": str(cfg.ckpt_path),
@@ -80,11 +83,13 @@ def evaluate(cfg: DictConfig) -> dict:
     module = EvaluationModule(net, predictor, items, list(cfg.dataset.class_names),
                               ignore_index=int(cfg.dataset.ignore_index), batch_size=cfg.batch_size,
                               num_workers=cfg.num_workers, boundary=boundary,
-                              metrics_path=metrics_path if scoring else None, metrics_extra=extra)
+                              metrics_path=metrics_path if scoring else None, metrics_extra=extra,
+                              refine=refine)
     _info(f"eval: {len(dataset)} images of dataset={cfg.dataset.name} split={split} with "
           f"{predictor}; {items.pending} to predict, {len(dataset) - items.pending} already in "
           f"{writer.label_path('*').parent} (overwrite=true redoes them)"
-          + ("" if scoring else "; no ground truth: predictions only"))
+          + ("" if scoring else "; no ground truth: predictions only")
+          + (f"; SegFix-refined with the offsets in {refine.location}" if refine else ""))
     # the trainer config is shared with training; evaluation needs none of its loop settings
     trainer = instantiate(cfg.trainer, logger=False, callbacks=[], use_distributed_sampler=False,
                           enable_checkpointing=False, max_steps=-1, max_epochs=None,
@@ -94,8 +99,26 @@ def evaluate(cfg: DictConfig) -> dict:
           + (f", {out}/color" if cfg.save.color else "")
           + (f", {out}/overlay" if cfg.save.overlay else "")
           + (f"; scores in {metrics_path}" if scoring else ""))
-    if module.metrics is not None:
-        return module.metrics
-    if scoring and trainer.is_global_zero and metrics_path.is_file():  # computed in a spawned process
-        return json.loads(metrics_path.read_text())
-    return {}
+    metrics = module.metrics
+    if metrics is None and scoring and trainer.is_global_zero and metrics_path.is_file():
+        metrics = json.loads(metrics_path.read_text())  # computed in a spawned process
+    if trainer.is_global_zero and metrics and (metrics.get("segfix") or {}).get("unrefined"):
+        unrefined = metrics["segfix"]["unrefined"]
+        Console().print(scores_table(unrefined, metrics, f"SegFix on {unrefined['num_images']} "
+                                                         f"{split} images (before: unrefined)"))
+    return metrics or {}
+
+
+def _chained_segfix(cfg: DictConfig, scoring: bool, items: EvaluationItems) -> ChainedRefinement | None:
+    """The ``segfix.offsets=`` refinement hook (None when not asked for); every image still to
+    predict must have offsets unless ``segfix.missing=copy``."""
+    segfix = cfg.get("segfix") or {}
+    if not segfix.get("offsets"):
+        return None
+    boundary = instantiate(cfg.boundary) if scoring and cfg.get("boundary") else None
+    hook = ChainedRefinement(segfix.offsets, scale=segfix.get("scale", SEMANTIC_SCALE),
+                             missing=segfix.get("missing", "error"),
+                             num_classes=int(cfg.dataset.num_classes) if scoring else None,
+                             ignore_index=int(cfg.dataset.ignore_index), boundary=boundary)
+    hook.check_names([n for n, done in zip(items.names, items.done) if not done])
+    return hook
