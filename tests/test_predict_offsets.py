@@ -26,13 +26,8 @@ SEGFIX_TINY = ["model=segfix_hrnet2x20", "backbone=hrnet_tiny"]
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    """One intra-op thread: tiny tensors gain nothing from more, and OpenMP spin-waiting on a
-    busy 2-core machine makes them several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(single_thread):
+    """Every test here runs on one intra-op thread (see conftest.single_thread)."""
 
 
 # ---- numerics ------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import albumentations as A
 import cv2
 import numpy as np
 import pytest
-import torch
 from hydra.utils import instantiate
 
 from conftest import TINY, compose
@@ -30,12 +29,8 @@ GENERATOR = [o for o in TINY if o.startswith("dataset.generator.")]
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    """One intra-op thread: tiny tensors gain nothing from more (OpenMP spin-waits on 2 cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(single_thread):
+    """Every test here runs on one intra-op thread (see conftest.single_thread)."""
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +156,54 @@ def test_train_predict_refine_chain(tmp_path, tiny_cfg, synthetic_root, seg_ckpt
                                 f"segfix.offsets={offsets}"))
     assert 0 <= metrics["mIoU"] <= 100 and 0 <= metrics["boundary_f"] <= 100
     assert metrics["segfix"]["unrefined"]["num_images"] == 4
+
+
+def _folder_from_synthetic(source: Path, root: Path) -> None:
+    """A user's own data (``dataset=folder``) made from the synthetic street scenes: images
+    and train-id labels under images/<split>/, labels/<split>/, class names in classes.yaml."""
+    to_train = np.full(256, 255, np.uint8)
+    to_train[CITYSCAPES_TRAIN_IDS] = np.arange(len(CITYSCAPES_TRAIN_IDS))
+    for split in ("train", "val"):
+        for image in sorted((source / "leftImg8bit" / split).glob("*/*.png")):
+            stem = image.name.removesuffix("_leftImg8bit.png")
+            label = cv2.imread(str(source / "gtFine" / split / image.parent.name
+                                   / f"{stem}_gtFine_labelIds.png"), cv2.IMREAD_UNCHANGED)
+            for kind, array in (("images", cv2.imread(str(image))), ("labels", to_train[label])):
+                (root / kind / split).mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(root / kind / split / f"{stem}.png"), array)
+    names = ", ".join(f"class{i}" for i in range(len(CITYSCAPES_TRAIN_IDS)))
+    (root / "classes.yaml").write_text(f"names: [{names}]\n")
+
+
+def test_chain_on_a_folder_dataset(tmp_path, synthetic_root):
+    """README's chain on ``dataset=folder``: SegFix trains on the folder's labels, predicts
+    offsets for its val images, and refines a (shifted) prediction with before/after scores."""
+    root = tmp_path / "mine"
+    _folder_from_synthetic(synthetic_root, root)
+    folder = ["dataset=folder", f"dataset.root={root}", "model=segfix_hrnet2x20",
+              "backbone=hrnet_tiny", f"paths.output_dir={tmp_path / 'run'}",
+              f"paths.log_dir={tmp_path / 'logs'}"]
+    scores = train(compose("train", [
+        *folder, "loss=segfix", "dataset.crop_size=[64,64]", "data.batch_size=4",
+        "data.num_workers=0", "schedule.max_steps=2", "schedule.val_every=2",
+        "trainer.enable_progress_bar=false", "~callbacks.progress_bar"]))
+    assert 0 <= scores["mask_f1"] <= 100 and 0 <= scores["direction_accuracy"] <= 100
+    offsets = tmp_path / "offsets"
+    summary = predict_offsets(compose("predict_offsets", [
+        *folder, "split=val", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
+        f"output_dir={offsets}", "format=npz", "num_workers=0", "progress=false"]))
+    assert summary["predicted"] == 4
+    assert sorted(p.stem for p in offsets.glob("*.npz")) == \
+        sorted(p.stem for p in (root / "images" / "val").glob("*.png"))
+    predictions = tmp_path / "pred"
+    predictions.mkdir()
+    for label in (root / "labels" / "val").glob("*.png"):  # ground truth, one row off
+        cv2.imwrite(str(predictions / label.name), np.roll(cv2.imread(str(label), 0), 1, axis=0))
+    metrics = refine(compose("refine", [
+        "dataset=folder", f"dataset.root={root}", f"input={predictions}", f"offsets={offsets}",
+        f"output={tmp_path / 'refined'}", "split=val", "workers=1", "progress=false",
+        f"paths.output_dir={tmp_path / 'refine'}"]))
+    assert metrics["refined"] == 4 and metrics["images_scored"] == 4
+    assert 0 < metrics["before"]["mIoU"] < 100 and 0 <= metrics["after"]["mIoU"] <= 100
+    assert (tmp_path / "refine" / "metrics.json").is_file()
+    assert len(list((tmp_path / "refined").glob("*.png"))) == 4

@@ -254,3 +254,22 @@ def test_command_line(tmp_path):
     assert done.returncode == 0, done.stderr
     got = read_ground_truth(tmp_path / "out" / "a_leftImg8bit.mat")
     assert got.depth[17, 17] == 8 and got.depth[0, 0] == 11  # (10,5): √125
+
+
+@pytest.mark.parametrize("dataset, extra, expected", [
+    ("cityscapes", [], CITYSCAPES_IDS),
+    ("ade20k", [], list(range(1, 151))),
+    ("folder", ["dataset.num_classes=3", "dataset.class_names=[a,b,c]"], [0, 1, 2]),
+    ("folder", ["classes.yaml"], [0, 1, 7]),
+])
+def test_label_table_comes_from_the_dataset(tmp_path, dataset, extra, expected):
+    """``dataset=`` gives the ids the label files hold: a folder's classes.yaml id_map too."""
+    from conftest import compose
+    from ocseg.segfix.ground_truth import dataset_label_ids
+
+    if extra == ["classes.yaml"]:
+        (tmp_path / "classes.yaml").write_text("names: [bg, cat, dog]\nid_map: {0: 0, 1: 1, 7: 2}\n")
+        extra = []
+    cfg = compose("segfix_ground_truth", [f"dataset={dataset}", f"dataset.root={tmp_path}",
+                                          "input=x", "output=y", *extra])
+    assert dataset_label_ids(cfg.dataset) == expected

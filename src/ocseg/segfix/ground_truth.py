@@ -35,16 +35,19 @@ KINDS = ("semantic", "instance")
 def dataset_label_ids(dataset) -> list[int]:
     """The original id of each train id, from a dataset config.
 
-    ``train_id_to_original`` when given (Cityscapes); else ``1..num_classes`` for datasets whose
-    id 0 is "other" (``reduce_zero_label``, ADE20K); else label files already hold train ids.
+    ``train_id_to_original`` when given (Cityscapes); else the dataset's own ``label_map`` (a
+    ``folder`` dataset's ``classes.yaml`` id_map, ADE20K's ``1..150``); else label files already
+    hold train ids.
     """
     table = dataset.get("train_id_to_original")
     if table:
         return [int(v) for v in table]
-    num_classes = int(dataset.num_classes)
-    if dataset.get("reduce_zero_label"):
-        return list(range(1, num_classes + 1))
-    return list(range(num_classes))
+    spec = dataset.get("label_map")
+    if spec is not None and spec.get("_target_"):
+        from hydra.utils import instantiate
+
+        return [int(v) for v in instantiate(spec).train_id_to_original]
+    return list(range(int(dataset.num_classes)))
 
 
 def _to_train_ids(label: np.ndarray, label_ids: Sequence[int]) -> np.ndarray:
