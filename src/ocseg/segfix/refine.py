@@ -3,10 +3,12 @@
 ``out[y, x] = in[clip(y + scale·dh), clip(x + scale·dw)]`` — each boundary pixel takes the label
 of the pixel its offset points to (inside the segment), clamped to the image border. Labels are
 moved as given, in any id space (8/16-bit ids, palette indices, even colour images): never
-blended, re-mapped or invented. (The original script used bilinear ``grid_sample`` whose
-align-corners convention changed in PyTorch 1.3, which blends neighbouring ids; this is what
-it meant to compute.) Only moved pixels are touched, so the cost is proportional to the
-boundary length. Semantic refinement uses scale 2, instance masks scale 1 (the original's).
+blended, re-mapped or invented. (The original script sampled one-hot labels with bilinear
+``grid_sample`` and took the argmax; its coordinates assume ``align_corners=True``, the default
+before PyTorch 1.3, so since then samples land up to half a pixel off, and at region corners
+where three of the four sampled pixels share a label that label wins. This is what it meant
+to compute.) Only moved pixels are touched, so the cost is proportional to the boundary
+length. Semantic refinement uses scale 2, instance masks scale 1 (the original's).
 """
 
 from __future__ import annotations
