@@ -16,7 +16,7 @@ from ocseg.models import available_models, build_model
 
 ZOO = ["hrnet48", "hrnet48_ocr", "hrnet48_ocr_b", "hrnet48_asp_ocr", "r101_fcn", "r101_ocr",
        "r101_asp_ocr", "r101_base_oc", "r101_asp_oc", "r101_isa", "segfix_hrnet48", "segfix_hrnet2x20"]
-MODELS = ZOO + ["hrnet18_small_ocr", "tiny_fcn"]
+MODELS = ZOO + ["hrnet18_small_ocr", "segfix_hrnet18_small", "tiny_fcn"]
 
 
 @pytest.fixture(autouse=True)
