@@ -241,6 +241,14 @@ def test_generate_errors_are_one_line(tmp_path):
                               progress=False)
     with pytest.raises(OcsegError, match="unknown kind"):
         generate_ground_truth(tmp_path / "in", tmp_path / "o", "panoptic", CITYSCAPES_IDS)
+    (tmp_path / "in" / "x_color.png").unlink()
+    for sub in ("a", "b"):
+        (tmp_path / "in" / sub).mkdir()
+        Image.fromarray(np.full((4, 4), 7, np.uint8)).save(tmp_path / "in" / sub / "x.png")
+    with pytest.raises(OcsegError, match=r"labels '.*a/x.png' and '.*b/x.png' share the stem 'x'.*glob="):
+        generate_ground_truth(tmp_path / "in", tmp_path / "o2", "semantic", CITYSCAPES_IDS,
+                              glob="**/*.png", progress=False)
+    assert not (tmp_path / "o2").exists() or not any((tmp_path / "o2").iterdir())
 
 
 def test_command_line(tmp_path):

@@ -8,8 +8,9 @@ message alone, without a traceback (see :mod:`ocseg.cli`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
-__all__ = ["OcsegError", "require_dir", "require_file"]
+__all__ = ["OcsegError", "require_dir", "require_file", "require_unique_stems"]
 
 
 class OcsegError(Exception):
@@ -30,3 +31,15 @@ def require_file(path: str | Path, what: str, fix: str) -> Path:
     if not p.is_file():
         raise OcsegError(f"{what} not found: '{p}' is not a file; {fix}")
     return p
+
+
+def require_unique_stems(paths: Iterable[Path], what: str, fix: str) -> dict[str, Path]:
+    """``{stem: path}`` of files whose outputs are named by stem; two files with one stem
+    raise :class:`OcsegError` naming both (``what``: "labels", "images", ...)."""
+    by_stem: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in by_stem:
+            raise OcsegError(f"{what} '{by_stem[path.stem]}' and '{path}' share the stem "
+                             f"'{path.stem}' and would be written to the same output; {fix}")
+        by_stem[path.stem] = path
+    return by_stem

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ocseg.errors import OcsegError, require_dir
+from ocseg.errors import OcsegError, require_dir, require_unique_stems
 from ocseg.segfix.distance_direction import (
     MIN_CLASS_PIXELS, DTOffsets, instance_ground_truth, semantic_ground_truth,
 )
@@ -97,12 +97,7 @@ def generate_ground_truth(input_dir: str | Path, output_dir: str | Path, kind: s
     if not files:
         raise OcsegError(f"no PNG files match '{glob}' under '{source_dir}'; check input= and glob= "
                          "(e.g. glob='**/*_gtFine_labelIds.png' for a Cityscapes gtFine/<split>/ folder)")
-    by_stem: dict[str, Path] = {}
-    for path in files:
-        if path.stem in by_stem:
-            raise OcsegError(f"two labels share the stem '{path.stem}' ('{by_stem[path.stem]}', "
-                             f"'{path}'); outputs are named by stem, so narrow glob= or input=")
-        by_stem[path.stem] = path
+    by_stem = require_unique_stems(files, "labels", "narrow glob= or input=")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [_Job(path, out / f"{stem}.mat", kind, tuple(int(v) for v in label_ids), int(min_pixels))

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ocseg.data.folder import IMAGE_EXTENSIONS
 from ocseg.data.image_io import read_image
-from ocseg.errors import OcsegError, require_dir
+from ocseg.errors import OcsegError, require_dir, require_unique_stems
 from ocseg.evaluation.items import output_names
 from ocseg.segfix.network import load_segfix_network
 from ocseg.segfix.offset_preview import write_offset_preview
@@ -61,12 +61,7 @@ def image_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
                    and p.is_file() and not p.name.startswith("."))
     if not paths:
         raise OcsegError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under '{root}'; check input_dir=")
-    seen: dict[str, Path] = {}
-    for path in paths:
-        if path.stem in seen:
-            raise OcsegError(f"images '{seen[path.stem]}' and '{path}' would both be written as "
-                             f"'{path.stem}.*'; give the images distinct file names")
-        seen[path.stem] = path
+    require_unique_stems(paths, "images", "give the images distinct file names")
     return paths, [p.stem for p in paths]
 
 
