@@ -62,11 +62,14 @@ class _Keys:
         self.conv(f"{name}.0", cout, cin, k, bias)
         self.bn_relu(f"{name}.1", cout)
 
+    def projection(self, name: str, key: int, c: int) -> None:  # conv-BNReLU-conv-BNReLU
+        self.conv_bn_relu(name, key, c)
+        self.conv(f"{name}.2", key, key)
+        self.bn_relu(f"{name}.3", key)
+
     def object_attention(self, name: str, c: int, key: int) -> None:  # _ObjectAttentionBlock
         for branch in ("f_pixel", "f_object"):
-            self.conv_bn_relu(f"{name}.{branch}", key, c)
-            self.conv(f"{name}.{branch}.2", key, key)
-            self.bn_relu(f"{name}.{branch}.3", key)
+            self.projection(f"{name}.{branch}", key, c)
         self.conv_bn_relu(f"{name}.f_down", key, c)
         self.conv_bn_relu(f"{name}.f_up", c, key)
 
@@ -118,9 +121,7 @@ def _spatial_ocrnet(k: _Keys) -> None:  # only used to validate the derivation
 
 def _self_attention(k: _Keys, name: str, c: int, key: int, value: int) -> None:  # base_oc_block
     for branch in ("f_key", "f_query"):
-        k.conv_bn_relu(f"{name}.{branch}", key, c)
-        k.conv(f"{name}.{branch}.2", key, key)
-        k.bn_relu(f"{name}.{branch}.3", key)
+        k.projection(f"{name}.{branch}", key, c)
     k.conv(f"{name}.f_value", value, c)
     k.conv(f"{name}.W", c, value)
 
