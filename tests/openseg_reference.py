@@ -1,6 +1,6 @@
 """Reference key lists of the original openseg networks, for tests (no original code is run).
 
-For the eight networks with a saved key list (``/work/shared/upstream/<net>.keys.json``) the
+For the eight networks with a saved key list (``tests/fixtures/openseg/<net>.keys.json.gz``) the
 lists are read from it. For the four without one (hrnet_w48, hrnet_w48_asp_ocr, fcnet, asp_ocnet)
 they are *derived by hand from the original constructors* (``lib/models/nets/*.py``,
 ``lib/models/modules/*.py``): each ``nn.Conv2d`` gives ``weight`` (+ ``bias`` unless
@@ -14,13 +14,12 @@ it trustworthy for the other four. The InPlace-ABN variant follows the README ru
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-# the project's shared facts live next to the checkout (``../shared``); worktrees sit one level deeper
-UPSTREAM = next((p / "shared" / "upstream" for p in (REPO.parent, REPO.parent.parent)
-                 if (p / "shared" / "upstream").is_dir()), None)
+#: facts collected from the original (key lists, worked examples, the seeded-weights rule)
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openseg"
 
 #: ocseg model → (original model_name, keys.json stem or None, backbone donor stem)
 ORIGINALS = {
@@ -157,9 +156,9 @@ DERIVED_HEADS = {"hrnet_w48": _hrnet_w48, "fcnet": _fcnet, "hrnet_w48_asp_ocr": 
 
 def saved_entries(stem: str, abn: bool = False) -> list[tuple[str, tuple[int, ...], str]]:
     """A saved key list (``module.`` stripped)."""
-    assert UPSTREAM is not None, "../shared/upstream is missing"
-    path = UPSTREAM / f"{stem}{'.inplace_abn' if abn else ''}.keys.json"
-    return [(k[len("module."):], tuple(s), kind) for k, s, kind in json.loads(path.read_text())]
+    path = FIXTURES / f"{stem}{'.inplace_abn' if abn else ''}.keys.json.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return [(k[len("module."):], tuple(s), kind) for k, s, kind in json.load(fh)]
 
 
 def derived_entries(original: str, backbone_donor: str) -> list[tuple[str, tuple[int, ...], str]]:

@@ -19,10 +19,9 @@ from ocseg.errors import OcsegError
 from ocseg.models import build_model
 from ocseg.models.layers.norm_act import NormAct, norm_act_slope
 
-from openseg_reference import ORIGINALS, UPSTREAM, derived_entries, reference_entries, saved_entries, \
+from openseg_reference import ORIGINALS, FIXTURES, derived_entries, reference_entries, saved_entries, \
     to_inplace_abn
 
-pytestmark = pytest.mark.skipif(UPSTREAM is None, reason="../shared/upstream (facts on the original) is absent")
 
 TOLERANCE = 5e-4   # |new − ref| ≤ 5e-4·max|ref| per tensor (upstream README)
 SAVED = ["hrnet_w48_ocr", "hrnet_w48_ocr_b", "spatial_ocrnet", "spatial_asp_ocrnet", "base_ocnet", "isanet",
@@ -35,7 +34,7 @@ def _one_thread(single_thread):
 
 
 def seeded():
-    sys.path.insert(0, str(UPSTREAM))
+    sys.path.insert(0, str(FIXTURES))
     import seeded_weights
 
     return seeded_weights
@@ -104,8 +103,8 @@ def test_every_layout_is_exercised():
 def test_seeded_checkpoint_reproduces_the_originals_logits(tmp_path, stem, model, outputs):
     sw = seeded()
     path = tmp_path / f"{stem}_1_latest.pth"
-    sw.save_checkpoint(str(path), sw.load_entries(str(UPSTREAM / f"{stem}.keys.json")))
-    example = np.load(UPSTREAM / f"{stem}.io.npz")
+    sw.save_checkpoint(str(path), sw.load_entries(str(FIXTURES / f"{stem}.keys.json.gz")))
+    example = np.load(FIXTURES / f"{stem}.io.npz")
     net = build_model(model, 19).eval()
     assert load_checkpoint(net, path) == "openseg"
     with torch.no_grad():
