@@ -28,6 +28,6 @@ def test_normalisation_matches_the_original_loader(config, stats):
 def test_cityscapes_label_encoding_matches_the_original():
     # the example holds ids 0..38 and 255; the original maps all but the 19 evaluated ones to
     # ignore (ocseg's Cityscapes loader also refuses ids above 33 as not a labelIds file)
-    train = LabelMap(CITYSCAPES_TRAIN_IDS, ignore_index=255).to_train(EXAMPLE["label_ids"])
+    train = LabelMap(CITYSCAPES_TRAIN_IDS, valid_ids=range(256)).to_train(EXAMPLE["label_ids"])
     expected = EXAMPLE["encoded_train_ids_float32"]
     assert np.array_equal(train, expected.astype(np.uint8))
