@@ -1,17 +1,7 @@
-"""Refine any model's label maps with SegFix offsets:
-``python refine.py input=<label dir> offsets=<offset dir or .zip> output=<dir> [mode=instance]``."""
+"""Refine any model's label maps with SegFix offsets: ``python refine.py [key=value ...]``,
+the same as ``ocseg-refine`` (``--help`` lists the options)."""
 
-import hydra
-from omegaconf import DictConfig
-
-from ocseg.cli import run_task
-from ocseg.tasks.refine import refine
-
-
-@hydra.main(config_path="conf", config_name="refine", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    run_task(refine, cfg)
-
+from ocseg.cli import refine
 
 if __name__ == "__main__":
-    main()
+    refine()

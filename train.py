@@ -1,16 +1,7 @@
-"""Train a segmentation or SegFix model: ``python train.py [group=option ...] [key=value ...]``."""
+"""Train a segmentation or SegFix model: ``python train.py [key=value ...]``,
+the same as ``ocseg-train`` (``--help`` lists the options)."""
 
-import hydra
-from omegaconf import DictConfig
-
-from ocseg.cli import run_task
-from ocseg.tasks.train import train
-
-
-@hydra.main(config_path="conf", config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    run_task(train, cfg)
-
+from ocseg.cli import train
 
 if __name__ == "__main__":
-    main()
+    train()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -33,21 +34,41 @@ REQUIRED = {
     "refine": ["input=/labels", "offsets=/offsets", "output=/refined"],
     "segfix_ground_truth": ["input=/labels", "output=/gt"],
 }
-# entry points that use a dataset config only for its location / label table
-RESOLVE_ONLY = {
-    "prepare": ["raw_dir", "out_dir", "dataset.preparer"],
-    "segfix_ground_truth": ["input", "output", "dataset.num_classes", "dataset.train_id_to_original"],
-}
 
 
 @pytest.mark.parametrize("name", PRIMARY)
 def test_primary_config_composes_and_resolves(name, tmp_path):
     cfg = compose(name, [f"paths.output_dir={tmp_path}", *REQUIRED.get(name, [])])
-    if name in RESOLVE_ONLY:  # the dataset's pipelines need groups these entry points don't load
-        for key in RESOLVE_ONLY[name]:
-            OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
-        return
-    OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+    # every interpolation resolves, also in tools that load only a dataset (groups are self-contained)
+    OmegaConf.to_container(cfg, resolve=True)
+
+
+def _interpolations(path: Path) -> set[str]:
+    """The top-level config nodes a YAML file interpolates (``${dataset.root}`` → ``dataset``);
+    resolver calls (``${now:…}``, ``${ocseg_classes:…}``) are not nodes (their arguments are)."""
+    return {m.split(".")[0] for m in re.findall(r"\$\{([\w.:]+)", path.read_text()) if ":" not in m}
+
+
+def test_groups_are_self_contained():
+    """Recipes and links between groups live in the primary configs and experiments: a dataset
+    holds facts, schedule/data/trainer hold plain defaults, and nothing falls back with oc.select."""
+    for path in CONF.rglob("*.yaml"):
+        text = path.read_text()
+        assert "oc.select" not in text, path
+        group = path.relative_to(CONF).parts[0]
+        if group in ("schedule", "data", "trainer", "normalize", "backbone", "head"):
+            assert _interpolations(path) <= {group}, path
+        if group == "dataset":
+            assert _interpolations(path) <= {"dataset", "paths"}, path
+            assert "recipe" not in OmegaConf.load(path), path
+
+
+def test_dataset_without_recipe_gets_the_generic_schedule(tmp_path):
+    cfg = compose("train", ["dataset=cityscapes", f"paths.output_dir={tmp_path}"])
+    assert (cfg.schedule.lr, cfg.schedule.max_steps, cfg.data.global_batch_size) == (0.01, 40000, 8)
+    assert cfg.data.batch_size is None and cfg.loss.class_weights is None
+    demo = compose("train", [f"paths.output_dir={tmp_path}"])   # the embedded CPU schedule
+    assert (demo.schedule.lr, demo.schedule.max_steps, demo.trainer.max_steps) == (0.05, 90, 90)
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g in SWAPPABLE if (CONF / g).is_dir()

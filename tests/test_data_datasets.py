@@ -99,7 +99,7 @@ def test_label_ids_map_to_train_ids_and_back(prepared, name):
 def test_fake_sources_load_as_their_train_ids(prepared):
     """The datasets read exactly the ids the fake downloads hold (ADE: 0 → ignore, k → k−1)."""
     cfg = dataset_cfg(prepared, "ade20k", "dataset.val_transform=null")
-    ds = instantiate(cfg.dataset.val_set)()
+    ds = instantiate(cfg.data).dataset("val")
     for i, sample in enumerate(ds.samples):
         source = prepared.made["ade20k"][("val", sample.name)].astype(np.int64)
         expected = np.where(source == 0, 255, source - 1)
@@ -131,7 +131,7 @@ def test_padding_normalises_to_zero_with_ignore_label(prepared):
     """The original padded its normalised tensors with 0 and labels with ignore, after the crop."""
     cfg = dataset_cfg(prepared, "cityscapes", "dataset.crop_size=[40,50]", "dataset.scale_range=[1,1]",
                       "dataset.aspect_range=[1,1]")
-    item = instantiate(cfg.dataset.train_set)()[0]
+    item = instantiate(cfg.data).dataset("train")[0]
     assert item["image"].shape == (3, 40, 50) and item["label"].shape == (40, 50)
     pad = (item["image"].abs() < 1e-5).all(dim=0)  # a real pixel never normalises to exactly 0
     rows, cols = (~pad).nonzero(as_tuple=True)
@@ -166,7 +166,7 @@ def test_folder_reads_classes_yaml_for_config_and_id_map(prepared):
     cfg = dataset_cfg(prepared, "folder")
     assert cfg.dataset.num_classes == 3 and list(cfg.dataset.class_names) == ["background", "cat", "dog"]
     assert cfg.dataset.palette[1] == [255, 0, 0]
-    ds = instantiate(cfg.dataset.val_set)()
+    ds = instantiate(cfg.data).dataset("val")
     source = prepared.made["folder"][("val", "sub/img0")]
     label = ds[0]["label"].numpy()
     np.testing.assert_array_equal(label[source == 7], 2)
@@ -182,10 +182,10 @@ def test_folder_without_classes_file(tmp_path):
     cfg = compose("train", ["dataset=folder", f"dataset.root={tmp_path / 'mine'}", "paths.output_dir=x",
                             "dataset.num_classes=3", "dataset.class_names=[a,b,c]"])
     assert cfg.dataset.palette is None
-    ds = instantiate(cfg.dataset.train_set)()
+    ds = instantiate(cfg.data).dataset("train")
     assert set(ds[0]["label"].unique().tolist()) <= {0, 1, 2, 255}
     shutil.rmtree(tmp_path / "mine" / "labels" / "val")
-    unlabeled = instantiate(cfg.dataset.test_set)()[0]
+    unlabeled = instantiate(cfg.data).dataset("test")[0]
     assert "label" not in unlabeled and unlabeled["image"].shape == (3, 24, 32)
 
 

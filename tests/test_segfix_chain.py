@@ -69,19 +69,19 @@ def test_instance_task_targets_and_missing_maps(tmp_path, synthetic_root):
     cfg = compose("train", [*TINY, f"dataset.root={synthetic_root}", f"paths.output_dir={tmp_path}",
                             "model=segfix_hrnet2x20", "backbone=hrnet_tiny", "loss=segfix",
                             "task=segfix_instance"])
-    val = instantiate(cfg.dataset.val_set)()
+    val = instantiate(cfg.data).dataset("val")
     item = val[1]
     raw = cv2.imread(str(val.samples[1].instance), cv2.IMREAD_UNCHANGED)
     gt = instance_ground_truth(raw, CITYSCAPES_TRAIN_IDS)
     np.testing.assert_array_equal(item["distance"].numpy(), gt.distance)
     np.testing.assert_array_equal(item["angle"].numpy(), gt.angle)
-    train_item = instantiate(cfg.dataset.train_set)()[0]
+    train_item = instantiate(cfg.data).dataset("train")[0]
     assert train_item["distance"].shape == train_item["label"].shape == (64, 64)
     without = compose("train", [*TINY, f"dataset.root={synthetic_root}",
                                 f"paths.output_dir={tmp_path}", "model=segfix_hrnet2x20",
                                 "task=segfix_instance", "task.instances=false"])
     with pytest.raises(OcsegError, match="needs each sample's instance-id map"):
-        instantiate(without.dataset.val_set)()[0]
+        instantiate(without.data).dataset("val")[0]
 
 
 # ---- eval.py segfix.offsets= ---------------------------------------------------------------

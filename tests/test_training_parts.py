@@ -62,3 +62,17 @@ def test_debug_fdr_runs_one_batch_without_checkpoints(tiny_cfg, tmp_path):
     metrics = train(tiny_cfg("debug=fdr"))
     assert metrics["step"] == 1
     assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_global_batch_is_divided_over_processes(tiny_cfg):
+    from ocseg.errors import OcsegError
+    from ocseg.lightning.datamodule import per_device_batch
+
+    assert [per_device_batch(16, n) for n in (1, 2, 4, 8, 16)] == [16, 8, 4, 2, 1]
+    with pytest.raises(OcsegError, match=r"data.global_batch_size=16 does not divide over 3 "
+                                         r"processes.*data.batch_size="):
+        per_device_batch(16, 3)
+    cfg = tiny_cfg("~data.batch_size", "data.global_batch_size=8")
+    datamodule = instantiate(cfg.data)
+    assert datamodule.set_world_size(2) == 4
+    assert instantiate(tiny_cfg("data.batch_size=3").data).set_world_size(2) == 3  # per device wins

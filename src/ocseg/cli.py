@@ -1,11 +1,16 @@
-"""Running an entry point: turn user-facing errors into one line on stderr and exit code 2.
+"""The command-line tools: one Hydra app per tool, and one-line errors for what a user can fix.
 
-``train.py``, ``eval.py``, ``predict_offsets.py`` and ``refine.py`` are thin ``@hydra.main``
-wrappers that call :func:`run_task` with the package function doing the work.
+Every tool is built the same way: :func:`hydra_app` runs the primary config ``conf/<name>.yaml``
+and hands the composed config to a task function (``ocseg.tasks.<tool>``), which is imported only
+after Hydra has handled ``--help``/``--cfg``, so those answer without loading torch or Lightning.
+The console scripts (``ocseg-train`` …, ``pyproject.toml``) and the repository's ``train.py`` …
+shims call the functions at the bottom. A problem the user can fix (:class:`OcsegError`, a bad
+config key) ends as one line ``error: <message>`` on stderr with exit code 2, never a traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any, Callable
 
@@ -14,7 +19,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from ocseg.errors import OcsegError
 
-__all__ = ["run_task", "user_message"]
+__all__ = ["run_task", "user_message", "hydra_app", "train", "evaluate", "predict_offsets",
+           "refine", "prepare", "segfix_ground_truth"]
 
 EXIT_USER_ERROR = 2
 
@@ -62,3 +68,48 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
             raise
         print(f"error: {message}", file=sys.stderr, flush=True)
         sys.exit(EXIT_USER_ERROR)
+
+
+def hydra_app(config_name: str, task: str) -> Any:
+    """Run the tool whose config is ``conf/<config_name>.yaml`` and whose work is ``task``
+    (``"package.module:function"``) on the command line in ``sys.argv``."""
+    import hydra
+
+    from ocseg.config import config_dir
+
+    def app(cfg: DictConfig) -> Any:
+        module, _, name = task.partition(":")
+        return run_task(getattr(importlib.import_module(module), name), cfg)
+
+    return hydra.main(config_path=str(config_dir()), config_name=config_name,
+                      version_base="1.3")(app)()
+
+
+def train() -> Any:
+    """``ocseg-train``: :func:`ocseg.tasks.train.train_and_score`."""
+    return hydra_app("train", "ocseg.tasks.train:train_and_score")
+
+
+def evaluate() -> Any:
+    """``ocseg-eval``: :func:`ocseg.tasks.evaluate.evaluate`."""
+    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate")
+
+
+def predict_offsets() -> Any:
+    """``ocseg-predict-offsets``: :func:`ocseg.tasks.predict_offsets.predict_offsets`."""
+    return hydra_app("predict_offsets", "ocseg.tasks.predict_offsets:predict_offsets")
+
+
+def refine() -> Any:
+    """``ocseg-refine``: :func:`ocseg.tasks.refine.refine`."""
+    return hydra_app("refine", "ocseg.tasks.refine:refine")
+
+
+def prepare() -> Any:
+    """``ocseg-prepare``: :func:`ocseg.data.prepare.run.prepare`."""
+    return hydra_app("prepare", "ocseg.data.prepare.run:prepare")
+
+
+def segfix_ground_truth() -> Any:
+    """``ocseg-segfix-gt``: :func:`ocseg.segfix.ground_truth.run`."""
+    return hydra_app("segfix_ground_truth", "ocseg.segfix.ground_truth:run")

@@ -166,10 +166,11 @@ class PadToSize(A.DualTransform):
     """Pad to at least ``height`` × ``width``: the image with ``fill`` (per channel), the label
     with ``fill_mask``; ``position`` places the image (``random``: uniform integer offsets).
 
-    Give ``normalize`` instead of ``fill`` to pad with the pixel value that the network input
+    Without ``fill`` the image is padded with the pixel value that the network input
     normalisation maps to exactly 0, which is what the original padded its normalised tensors
-    with. Such fills are fractional, so the image is returned as float32 (always, so every
-    sample of a batch has the same dtype).
+    with: the dataset that owns the normalisation sets it (:func:`pad_with_normalized_zero`), or
+    pass ``normalize`` here. Such fills are fractional, so the image is returned as float32
+    (always, so every sample of a batch has the same dtype).
     """
 
     def __init__(self, height: int, width: int, position: str = "random",
@@ -180,12 +181,20 @@ class PadToSize(A.DualTransform):
             raise ValueError(f"position must be one of {PAD_POSITIONS}, got {position!r}")
         self.height, self.width = int(height), int(width)
         self.position = position
-        if fill is None:
-            fill = normalize.zero_pixel() if normalize is not None else 0
+        self.fill_mask = int(fill_mask)
+        self.fill_given = fill is not None
+        self._set_fill(fill if fill is not None else
+                       normalize.zero_pixel() if normalize is not None else 0)
+
+    def _set_fill(self, fill: Sequence[float] | float) -> None:
         values = np.broadcast_to(np.asarray(fill, dtype=np.float64), (3,))
         self.fill = tuple(float(v) for v in values)
-        self.fill_mask = int(fill_mask)
         self._as_float = any(v != round(v) for v in self.fill)
+
+    def use_normalize(self, normalize: Any) -> None:
+        """Pad with the pixel ``normalize`` maps to 0, unless an explicit ``fill`` was given."""
+        if not self.fill_given:
+            self._set_fill(normalize.zero_pixel())
 
     def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         img_h, img_w = params["shape"][:2]
@@ -221,3 +230,12 @@ class PadToSize(A.DualTransform):
     def apply_to_mask(self, mask: np.ndarray, **params: Any) -> np.ndarray:
         return self._pad(mask, self.fill_mask, params["pad_top"], params["pad_left"],
                          params["pad_h"], params["pad_w"])
+
+
+def pad_with_normalized_zero(transform: Any, normalize: Any) -> None:
+    """Make every :class:`PadToSize` step of ``transform`` (a ``Compose`` or one step) without
+    an explicit fill pad with the pixel that ``normalize`` maps to 0."""
+    steps = getattr(transform, "transforms", [transform])
+    for step in steps:
+        if isinstance(step, PadToSize):
+            step.use_normalize(normalize)

@@ -108,7 +108,7 @@ class Cityscapes(SegmentationDataset):
         self,
         root: str | Path,
         split: str,
-        normalize: Normalize,
+        normalize: Normalize | None = None,
         transform: Callable[..., dict] | None = None,
         target_transform: Callable[[np.ndarray], dict] | None = None,
         train_id_to_original: list[int] | None = None,

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
+from ocseg.data.augment import pad_with_normalized_zero
 from ocseg.data.bad_files import BAD_FILE_POLICIES, BadFileLog
 from ocseg.data.image_io import CorruptFileError, check_same_size, read_image, read_label
 from ocseg.data.label_map import LabelMap
@@ -48,7 +49,9 @@ class SegmentationDataset(Dataset):
     Args:
         samples: the files, in a fixed order.
         label_map: original ids → train ids.
-        normalize: image → network input tensor.
+        normalize: image → network input tensor (the model's; also sets the pad fill of the
+            augmentation's :class:`~ocseg.data.augment.PadToSize`). None for datasets whose
+            labels only are read (scoring refined predictions).
         transform: albumentations-style callable ``transform(image=, mask=) -> dict`` applied to
             the BGR uint8 image and the train-id label (None: no augmentation).
         target_transform: optional callable ``label (H×W uint8 train ids) -> dict of tensors``
@@ -62,7 +65,7 @@ class SegmentationDataset(Dataset):
         self,
         samples: Sequence[Sample],
         label_map: LabelMap,
-        normalize: Normalize,
+        normalize: Normalize | None = None,
         transform: Callable[..., dict] | None = None,
         target_transform: Callable[[np.ndarray], dict] | None = None,
         on_bad_file: str = "error",
@@ -73,6 +76,8 @@ class SegmentationDataset(Dataset):
         self.label_map = label_map
         self.normalize = normalize
         self.transform = transform
+        if transform is not None and normalize is not None:
+            pad_with_normalized_zero(transform, normalize)
         self.target_transform = target_transform
         self.on_bad_file = on_bad_file
         self.bad_files = BadFileLog() if on_bad_file == "skip" else None
@@ -136,6 +141,8 @@ class SegmentationDataset(Dataset):
             label = out["mask"] if label is not None else None
             if instance is not None:
                 instance = out["masks"][0]
+        if self.normalize is None:
+            raise ValueError("this dataset was built without an input normalisation (normalize=)")
         item: dict[str, Any] = {
             "image": self.normalize(image),
             "name": sample.name,

@@ -83,7 +83,7 @@ class FolderDataset(SegmentationDataset):
         root: str | Path,
         split: str | None,
         label_map: LabelMap,
-        normalize: Normalize,
+        normalize: Normalize | None = None,
         transform: Callable[..., dict] | None = None,
         target_transform: Callable[[np.ndarray], dict] | None = None,
         require_labels: bool = True,

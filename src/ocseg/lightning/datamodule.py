@@ -1,8 +1,12 @@
 """The one LightningDataModule shared by training, evaluation and SegFix.
 
-Datasets are given as factories (Hydra ``_partial_`` configs), so nothing is read until ``setup``
-and generation of the synthetic data (``prepare``) happens once, on rank 0. ``on_bad_file`` is
-passed to every factory; with ``skip`` the number of corrupt files skipped is reported at the end.
+Datasets are given as factories (Hydra ``_partial_`` configs holding the dataset's files and
+augmentation), completed here with what the rest of the run decides: the model's input
+normalisation, the task's extra per-sample targets (SegFix distance/direction), whether instance
+maps are read, and ``on_bad_file``. Nothing is read until ``setup``; generating the synthetic
+data (``prepare``) happens once, on rank 0. The batch is given as the total of one optimizer step
+(``global_batch_size``, the original's ``train.batch_size``) and divided over the processes by
+:meth:`set_world_size`, unless a per-device ``batch_size`` is set.
 """
 
 from __future__ import annotations
@@ -13,20 +17,38 @@ from typing import Callable
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
-__all__ = ["SegDataModule"]
+from ocseg.data.transforms import reseed
+from ocseg.errors import OcsegError
+
+__all__ = ["SegDataModule", "per_device_batch"]
 
 DatasetFactory = Callable[..., Dataset]
 
 log = logging.getLogger("ocseg.data")
 
 
+def per_device_batch(global_batch_size: int, world_size: int) -> int:
+    """``global_batch_size / world_size``, or one clear error when it does not divide."""
+    if global_batch_size < 1 or global_batch_size % world_size:
+        raise OcsegError(
+            f"data.global_batch_size={global_batch_size} does not divide over {world_size} "
+            f"processes (devices × nodes); use a total batch that is a multiple of {world_size}, "
+            "another device count, or set data.batch_size=<images per device>")
+    return global_batch_size // world_size
+
+
 class SegDataModule(LightningDataModule):
     """Args:
         train_set, val_set, test_set: dataset factories (None where the split is not used).
         prepare: optional callable run once before ``setup`` (e.g. generate synthetic data).
-        batch_size: training batch size per device.
-        val_batch_size: evaluation batch size per device (images of one size only when > 1).
-        num_workers: DataLoader worker processes.
+        normalize: image → network input (the model's normalisation), given to every factory.
+        target_transform: optional per-sample extra targets from the augmented label.
+        with_instances: also read each sample's instance-id map (SegFix instance targets).
+        seed: seed of the training augmentation in the main process (workers reseed themselves).
+        global_batch_size: images of one optimizer step over all processes.
+        batch_size: images per process; None: ``global_batch_size / world size``.
+        val_batch_size: evaluation batch size per process (images of one size only when > 1).
+        num_workers: DataLoader worker processes per process.
         on_bad_file: ``error`` (stop at a corrupt image/label) or ``skip`` (skip and count it).
     """
 
@@ -36,7 +58,12 @@ class SegDataModule(LightningDataModule):
         val_set: DatasetFactory | None = None,
         test_set: DatasetFactory | None = None,
         prepare: Callable[[], object] | None = None,
-        batch_size: int = 8,
+        normalize: Callable | None = None,
+        target_transform: Callable | None = None,
+        with_instances: bool = False,
+        seed: int | None = None,
+        global_batch_size: int = 8,
+        batch_size: int | None = None,
         val_batch_size: int = 1,
         num_workers: int = 4,
         pin_memory: bool = False,
@@ -46,13 +73,24 @@ class SegDataModule(LightningDataModule):
         super().__init__()
         self.factories = {"train": train_set, "val": val_set, "test": test_set}
         self.prepare = prepare
-        self.batch_size = int(batch_size)
+        self.normalize = normalize
+        self.target_transform = target_transform
+        self.with_instances = bool(with_instances)
+        self.seed = seed
+        self.global_batch_size = int(global_batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.val_batch_size = int(val_batch_size)
         self.num_workers = int(num_workers)
         self.pin_memory = bool(pin_memory)
         self.persistent_workers = bool(persistent_workers) and self.num_workers > 0
         self.on_bad_file = on_bad_file
         self.datasets: dict[str, Dataset] = {}
+
+    def set_world_size(self, world_size: int) -> int:
+        """Fix the per-process batch for ``world_size`` processes; returns it."""
+        if self.batch_size is None:
+            self.batch_size = per_device_batch(self.global_batch_size, world_size)
+        return self.batch_size
 
     def prepare_data(self) -> None:
         if self.prepare is not None:
@@ -64,9 +102,13 @@ class SegDataModule(LightningDataModule):
             factory = self.factories.get(split)
             if factory is None:
                 raise ValueError(f"no '{split}' dataset is configured")
-            # only a non-default policy is passed, so factories without the argument still work
-            self.datasets[split] = factory() if self.on_bad_file == "error" \
-                else factory(on_bad_file=self.on_bad_file)
+            extra = {"with_instances": True} if self.with_instances and split != "test" else {}
+            dataset = factory(normalize=self.normalize, on_bad_file=self.on_bad_file,
+                              target_transform=self.target_transform if split != "test" else None,
+                              **extra)
+            if split == "train" and getattr(dataset, "transform", None) is not None:
+                reseed(dataset.transform, self.seed)
+            self.datasets[split] = dataset
         return self.datasets[split]
 
     def skipped_files(self) -> dict[str, int]:
@@ -94,6 +136,8 @@ class SegDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        if self.batch_size is None:  # used without a trainer (tests, notebooks): one process
+            self.set_world_size(1)
         return self._loader("train", self.batch_size, train=True)
 
     def val_dataloader(self) -> DataLoader:

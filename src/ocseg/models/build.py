@@ -8,30 +8,19 @@ global state is put back afterwards).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from ocseg.config import compose, options
 from ocseg.errors import OcsegError
 
-__all__ = ["build_model", "available_models", "config_dir"]
-
-
-def config_dir() -> Path:
-    """The repository's ``conf/`` (the package is installed editable from the source checkout)."""
-    import ocseg
-
-    path = Path(ocseg.__file__).resolve().parents[2] / "conf"
-    if not (path / "model").is_dir():
-        raise OcsegError(f"the ocseg config tree was not found at '{path}'; build_model needs the "
-                         "source checkout installed editable (pip install -e .)")
-    return path
+__all__ = ["build_model", "available_models"]
 
 
 def available_models() -> list[str]:
     """Names accepted by :func:`build_model` (the files of ``conf/model/``)."""
-    return sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
+    return options("model")
 
 
 def _override(key: str, value: Any) -> str:
@@ -47,9 +36,6 @@ def build_model(name: str, num_classes: int, **overrides: Any) -> nn.Module:
     ``overrides`` are Hydra keys: ``backbone="hrnet18"`` swaps a config group,
     ``**{"head.mid_channels": 256}`` sets a value. Returns a :class:`~ocseg.models.Segmentor`.
     """
-    from hydra import compose, initialize_config_dir
-    from hydra.initialize import get_gh_backup, restore_gh_from_backup
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
@@ -59,15 +45,10 @@ def build_model(name: str, num_classes: int, **overrides: Any) -> nn.Module:
     if name not in names:
         raise OcsegError(f"unknown model '{name}'; available: {', '.join(names)}")
     args = [f"model={name}"] + [_override(k, v) for k, v in overrides.items()]
-    backup = get_gh_backup()
-    GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            cfg = compose(config_name="train", overrides=args)
+        cfg = compose("train", args)
     except Exception as exc:  # noqa: BLE001 - Hydra's message names the bad override
         raise OcsegError(f"cannot compose model '{name}' with overrides {args[1:]}: {exc}") from None
-    finally:
-        restore_gh_from_backup(backup)
     try:
         backbone = instantiate(cfg.backbone, _convert_="object")
         head = instantiate(cfg.head, _convert_="object")

@@ -111,7 +111,8 @@ def generate_ground_truth(input_dir: str | Path, output_dir: str | Path, kind: s
     return {"written": len(jobs), "skipped": skipped, "output": str(out)}
 
 
-def _task(cfg) -> dict:
+def run(cfg) -> dict:
+    """``ocseg-segfix-gt``: write the ground truth of ``cfg`` (``conf/segfix_ground_truth.yaml``)."""
     summary = generate_ground_truth(
         cfg.input, cfg.output, cfg.kind, dataset_label_ids(cfg.dataset), glob=cfg.glob,
         min_pixels=cfg.min_pixels, skip_existing=cfg.skip_existing, workers=cfg.workers,
@@ -121,19 +122,7 @@ def _task(cfg) -> dict:
     return summary
 
 
-def main() -> None:
-    import hydra
-
-    from ocseg.cli import run_task
-
-    conf = str(Path(__file__).resolve().parents[3] / "conf")
-
-    @hydra.main(config_path=conf, config_name="segfix_ground_truth", version_base="1.3")
-    def _main(cfg) -> None:
-        run_task(_task, cfg)
-
-    _main()
-
-
 if __name__ == "__main__":
-    main()
+    from ocseg.cli import segfix_ground_truth
+
+    segfix_ground_truth()

@@ -39,7 +39,8 @@ def build_eval_dataset(cfg: DictConfig, split: str) -> SegmentationDataset:
         raise OcsegError(f"dataset={cfg.dataset.name} has no '{split}' split; use split= one of {sets}")
     if cfg.dataset.get("prepare") is not None:
         instantiate(cfg.dataset.prepare)()
-    return instantiate(factory_cfg)(transform=None, target_transform=None)
+    normalize = instantiate(cfg.normalize) if cfg.get("normalize") is not None else None
+    return instantiate(factory_cfg)(transform=None, target_transform=None, normalize=normalize)
 
 
 def _labelled(dataset: SegmentationDataset) -> bool:

@@ -6,6 +6,7 @@ original openseg ``.pth`` — initialises the network from it and trains from st
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -16,7 +17,25 @@ from omegaconf import DictConfig, OmegaConf
 from ocseg.checkpoints import checkpoint_kind, load_checkpoint, read_checkpoint
 from ocseg.report import print_scores, scores_to_metrics, write_metrics
 
-__all__ = ["train", "build_module", "build_trainer"]
+__all__ = ["train", "train_and_score", "build_module", "build_trainer"]
+
+log = logging.getLogger(__name__)
+
+
+def _recipe_notice(cfg: DictConfig) -> None:
+    """Say once when a run has no recipe: no experiment= and no embedded CPU schedule."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return
+    choices = HydraConfig.get().runtime.choices
+    if choices.get("experiment") is None and choices.get("embedded") is None:
+        log.warning(
+            "no experiment= given: dataset=%s trains with the generic defaults (schedule.lr=%s, "
+            "schedule.max_steps=%s, data.global_batch_size=%s, loss=%s without class weights); "
+            "the model-zoo recipes are experiment=<dataset>_<model>… (README, Model zoo)",
+            cfg.dataset.name, cfg.schedule.lr, cfg.schedule.max_steps,
+            cfg.data.global_batch_size, choices.get("loss"))
 
 
 def build_module(cfg: DictConfig):
@@ -43,6 +62,7 @@ def build_trainer(cfg: DictConfig, final_validation: bool = False) -> pl.Trainer
 def train(cfg: DictConfig) -> dict:
     """Train ``cfg`` and return the final validation metrics (also written to metrics.json)."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    _recipe_notice(cfg)
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
     resume = None
@@ -53,6 +73,7 @@ def train(cfg: DictConfig) -> dict:
         else:
             load_checkpoint(module.net, cfg.ckpt_path, strict=cfg.get("ckpt_strict", True))
     trainer = build_trainer(cfg)
+    datamodule.set_world_size(trainer.world_size)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     scorer = build_trainer(cfg, final_validation=True)
     results = scorer.validate(module, datamodule=datamodule, verbose=False)
@@ -69,3 +90,11 @@ def train(cfg: DictConfig) -> dict:
             print_scores(metrics, title=f"val scores after {metrics['step']} steps")
         print(f"metrics written to {out / 'metrics.json'}", flush=True)
     return metrics
+
+
+def train_and_score(cfg: DictConfig) -> float | None:
+    """:func:`train`, returning the task's monitored score (``val/mIoU`` → ``mIoU``) for sweepers
+    that optimise it (Hydra's Optuna sweeper); the command-line tool runs this."""
+    metrics = train(cfg)
+    value = metrics.get(str(cfg.task.monitor).split("/", 1)[-1])
+    return None if value is None else float(value)

@@ -1,4 +1,4 @@
-"""``python -m ocseg.data.prepare <dataset> raw_dir=<downloads> [out_dir=<data dir>]``: convert a
+"""``ocseg-prepare dataset=<name> raw_dir=<downloads> [out_dir=<data dir>]``: convert a
 dataset's official downloads into the folders its loader reads.
 
 One module per dataset (``cityscapes``, ``ade20k``, ``pascal_context``, ``lip``, ``coco_stuff``,
