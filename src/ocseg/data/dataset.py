@@ -50,8 +50,9 @@ class SegmentationDataset(Dataset):
         samples: the files, in a fixed order.
         label_map: original ids → train ids.
         normalize: image → network input tensor (the model's; also sets the pad fill of the
-            augmentation's :class:`~ocseg.data.augment.PadToSize`). None for datasets whose
-            labels only are read (scoring refined predictions).
+            augmentation's :class:`~ocseg.data.augment.PadToSize`, and writes the image padding
+            when that is the last step). None for datasets whose labels only are read (scoring
+            refined predictions).
         transform: albumentations-style callable ``transform(image=, mask=) -> dict`` applied to
             the BGR uint8 image and the train-id label (None: no augmentation).
         target_transform: optional callable ``label (H×W uint8 train ids) -> dict of tensors``

@@ -36,7 +36,8 @@ class ImagePad:
 
 
 class Normalize:
-    """``(image[..., order] / div - mean) / std`` → float32 tensor C×H×W.
+    """``(image[..., order] / div - mean) / std`` → float32 tensor C×H×W, optionally placed in a
+    padded tensor (``pad``: an :class:`ImagePad`).
 
     Args:
         channel_order: ``"bgr"`` feeds the OpenCV channels as read; ``"rgb"`` swaps them first.
