@@ -120,6 +120,11 @@ def test_flip_brightness_and_swap_equal_the_numpy_formulas():
     for shift in range(-10, 11):
         expected = np.clip(image.astype(np.int16) + shift, 0, 255).astype(np.uint8)
         np.testing.assert_array_equal(step.apply(image, shift=shift), expected)
+    for dtype in (np.int64, np.bool_, np.float32):  # types OpenCV would change or refuse
+        wide = (mask % 2).astype(dtype)
+        out = HorizontalFlipSwap(p=1.0)(image=image, mask=wide)["mask"]
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(out, wide[:, ::-1])
 
 
 @pytest.mark.parametrize("name", list(NORMALIZATIONS))

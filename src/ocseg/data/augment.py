@@ -51,6 +51,17 @@ def _resize(image: np.ndarray, width: int, height: int, interpolation: int) -> n
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
+# array types that cv2.flip returns unchanged (int64, for one, comes back as int32)
+_OPENCV_TYPES = (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.float32, np.float64)
+
+
+def _mirror(x: np.ndarray) -> np.ndarray:
+    """``x[:, ::-1]`` as a new array; OpenCV's flip makes the same copy several times faster."""
+    if x.dtype in _OPENCV_TYPES and x.ndim in (2, 3):
+        return cv2.flip(x, 1)
+    return np.ascontiguousarray(x[:, ::-1])
+
+
 def nearest_indices(source: int, size: int) -> np.ndarray:
     """The source index of each of ``size`` outputs of OpenCV's ``INTER_NEAREST`` resize of a
     side of ``source`` pixels: ``min(⌊i · (1 / (size / source))⌋, source − 1)`` in double
@@ -213,10 +224,10 @@ class HorizontalFlipSwap(A.DualTransform):
         self._swap_lut = lut if self.swap_pairs else None
 
     def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
-        return cv2.flip(img, 1)  # the same copy as img[:, ::-1], several times faster
+        return _mirror(img)
 
     def apply_to_mask(self, mask: np.ndarray, **params: Any) -> np.ndarray:
-        flipped = cv2.flip(mask, 1)
+        flipped = _mirror(mask)
         if self._swap_lut is None:
             return flipped
         if flipped.dtype == np.uint8:
@@ -263,7 +274,8 @@ class PadToSize(A.DualTransform):
     unpadded, as it came, and ``image_pad`` says where it goes and with which fill (None: the
     normalised zero), for :class:`~ocseg.data.normalize.Normalize` to write the padded network
     input directly: the same random offsets, the label padded as always, and the padding
-    exactly 0 after normalisation, as the original's collate padded its normalised tensors.
+    exactly 0 after normalisation, as the original's collate padded its normalised tensors
+    (``lib/datasets/tools/collate.py:142``, both branches).
     """
 
     def __init__(self, height: int, width: int, position: str = "random",
