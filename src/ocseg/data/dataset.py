@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
-from ocseg.data.augment import pad_with_normalized_zero
+from ocseg.data.augment import pad_with_normalized_zero, pads_image_last
 from ocseg.data.bad_files import BAD_FILE_POLICIES, BadFileLog
 from ocseg.data.image_io import CorruptFileError, check_same_size, read_image, read_label
 from ocseg.data.label_map import LabelMap
-from ocseg.data.normalize import Normalize
+from ocseg.data.normalize import ImagePad, Normalize
 from ocseg.data.transforms import reseed
 from ocseg.errors import OcsegError
 
@@ -50,8 +50,9 @@ class SegmentationDataset(Dataset):
         samples: the files, in a fixed order.
         label_map: original ids → train ids.
         normalize: image → network input tensor (the model's; also sets the pad fill of the
-            augmentation's :class:`~ocseg.data.augment.PadToSize`). None for datasets whose
-            labels only are read (scoring refined predictions).
+            augmentation's :class:`~ocseg.data.augment.PadToSize`, and writes the image padding
+            when that is the last step). None for datasets whose labels only are read (scoring
+            refined predictions).
         transform: albumentations-style callable ``transform(image=, mask=) -> dict`` applied to
             the BGR uint8 image and the train-id label (None: no augmentation).
         target_transform: optional callable ``label (H×W uint8 train ids) -> dict of tensors``
@@ -78,6 +79,9 @@ class SegmentationDataset(Dataset):
         self.transform = transform
         if transform is not None and normalize is not None:
             pad_with_normalized_zero(transform, normalize)
+        # a final PadToSize leaves the image padding to the normalisation (one write, exact 0)
+        self._pad_in_normalize = (transform is not None and isinstance(normalize, Normalize)
+                                  and pads_image_last(transform))
         self.target_transform = target_transform
         self.on_bad_file = on_bad_file
         self.bad_files = BadFileLog() if on_bad_file == "skip" else None
@@ -133,18 +137,22 @@ class SegmentationDataset(Dataset):
         image, label = self.load(index)
         instance = self.load_instance(index, image) if label is not None else None
         height, width = image.shape[:2]
+        pad = None
         if self.transform is not None:
             mask = label if label is not None else np.zeros((height, width), np.uint8)
             extra = {"masks": [instance]} if instance is not None else {}
+            if self._pad_in_normalize:
+                extra["image_pad"] = ImagePad()
             out = self.transform(image=image, mask=mask, **extra)
             image = out["image"]
+            pad = out.get("image_pad")
             label = out["mask"] if label is not None else None
             if instance is not None:
                 instance = out["masks"][0]
         if self.normalize is None:
             raise ValueError("this dataset was built without an input normalisation (normalize=)")
         item: dict[str, Any] = {
-            "image": self.normalize(image),
+            "image": self.normalize(image) if pad is None else self.normalize(image, pad),
             "name": sample.name,
             "image_path": str(sample.image),
             "orig_size": torch.tensor([height, width]),

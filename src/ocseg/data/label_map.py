@@ -1,14 +1,16 @@
 """Mapping between a dataset's original label ids and ocseg's contiguous train ids.
 
 Train ids are ``0 .. num_classes-1`` with ``ignore_index`` (255) for everything not evaluated.
-The mapping is a lookup table, so converting a whole label map is one vectorised indexing.
-Ids that the dataset never defines are an error (a wrong file, or a wrong ``dataset=``).
+The mapping is a lookup table, so converting a whole label map is one vectorised indexing
+(8-bit maps: one OpenCV table look-up). Ids that the dataset never defines are an error (a wrong
+file, or a wrong ``dataset=``).
 """
 
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import cv2
 import numpy as np
 
 from ocseg.errors import OcsegError
@@ -84,6 +86,13 @@ class LabelMap:
         lut = np.full(max(int(self.valid_ids.max()) + 1, 256), _UNKNOWN, dtype=np.int64)
         lut[self.valid_ids] = [table[int(v)] for v in self.valid_ids]
         self._to_train = lut
+        # 8-bit maps: the same table as uint8, unknown ids marked by a value no id maps to
+        known = lut[:256] != _UNKNOWN
+        used = set(lut[:256][known].astype(np.uint8).tolist())
+        free = [v for v in range(256) if v not in used]
+        self._unknown8 = free[0] if free and not known.all() else None
+        self._table8 = np.where(known, lut[:256], free[0] if free else 0).astype(np.uint8)
+        self._fast8 = known.all() or self._unknown8 is not None
         # canonical original id of each train id: the smallest one that maps to it
         canonical = np.full(self.num_classes, -1, dtype=np.int64)
         for orig in self.valid_ids[::-1]:
@@ -103,6 +112,11 @@ class LabelMap:
     def to_train(self, label: np.ndarray, source: str = "label") -> np.ndarray:
         """Original ids → train ids (uint8). ``source`` names the file in error messages."""
         lab = np.asarray(label)
+        if self._fast8 and lab.dtype == np.uint8 and lab.ndim == 2 and lab.flags.c_contiguous \
+                and lab.size:
+            out = cv2.LUT(lab, self._table8)
+            if self._unknown8 is None or not (out == self._unknown8).any():
+                return out
         if lab.size and (int(lab.min()) < 0 or int(lab.max()) >= len(self._to_train)):
             bad = int(lab.max()) if int(lab.max()) >= len(self._to_train) else int(lab.min())
             raise OcsegError(self._unknown_message(source, [bad]))

@@ -21,6 +21,7 @@ from ocseg.data.augment import (
     PadToSize,
     RandomCropUpTo,
     RandomScaleAspect,
+    fuse_resize_crop,
 )
 
 __all__ = ["pipeline", "reseed", "train_transform", "eval_transform"]
@@ -39,11 +40,13 @@ def reseed(transform: A.Compose, seed: int | None) -> None:
 
 def pipeline(steps: Sequence[A.BasicTransform], seed: int | None = None) -> A.Compose | None:
     """The steps applied in order to ``image=`` (BGR uint8) and ``mask=`` (train ids);
-    None when there are no steps. ``seed`` makes it repeatable (None: fresh entropy)."""
+    None when there are no steps. ``seed`` makes it repeatable (None: fresh entropy). A resize
+    directly followed by a crop runs as one :class:`~ocseg.data.augment.ResizeThenCrop` (same
+    draws, same values, only the cropped label pixels computed)."""
     steps = [s for s in steps if s is not None]
     if not steps:
         return None
-    transform = A.Compose(list(steps), seed=seed)
+    transform = A.Compose(fuse_resize_crop(steps), seed=seed)
     reseed(transform, seed)
     return transform
 
