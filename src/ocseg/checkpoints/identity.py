@@ -16,8 +16,8 @@ from ocseg.checkpoints.openseg import detect_layout, state_dict_of
 from ocseg.errors import OcsegError
 from ocseg.models.cards import CARDS
 
-__all__ = ["SEGFIX_TASKS", "segfix_models", "checkpoint_identity", "check_checkpoint_matches",
-           "check_task", "check_segfix_checkpoint"]
+__all__ = ["SEGFIX_TASKS", "segfix_models", "checkpoint_identity", "checkpoint_choices",
+           "check_checkpoint_matches", "check_task", "check_segfix_checkpoint"]
 
 SEGFIX_TASKS = ("segfix", "segfix_instance")
 _SEGFIX_HEAD = "SegFixHead"
@@ -43,6 +43,18 @@ def checkpoint_identity(obj: dict[str, Any]) -> dict[str, Any]:
     network, data = cfg.get("network") or {}, cfg.get("data") or {}
     return {"model": network.get("model_name"), "dataset": cfg.get("dataset"),
             "num_classes": data.get("num_classes"), "task": None, "class_names": None, "kind": "openseg"}
+
+
+def checkpoint_choices(obj: dict[str, Any]) -> dict[str, str]:
+    """The ``model=`` and ``dataset=`` options an ocseg checkpoint was trained with (those that
+    are still options of ``conf/``); empty for original files, which name no ocseg option."""
+    from ocseg.config import options
+
+    ident = checkpoint_identity(obj)
+    if ident["kind"] != "ocseg":
+        return {}
+    return {group: str(ident[group]) for group in ("model", "dataset")
+            if ident[group] is not None and str(ident[group]) in options(group)}
 
 
 def check_checkpoint_matches(obj: dict[str, Any], path: str | Path, model: str, dataset: str,
