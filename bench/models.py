@@ -110,7 +110,8 @@ def readme_table(rows: list[dict]) -> str:
         card = CARDS[row["model"]]
         if card.test_only:
             continue
-        original = f"{card.original} ({card.backbone})" if card.original else f"— (ocseg: {card.description})"
+        original = f"{card.original} ({card.backbone})" if card.original else \
+            f"— (ocseg: {card.description})"
         files, scores = _weights(card)
         gf = f"{row['gflops']:.0f}" if "gflops" in row else "-"
         lines.append(f"| `{row['model']}` | {row['params']:.2f} | {gf} | {original} | {card.normalize} | "

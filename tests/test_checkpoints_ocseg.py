@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 
 from conftest import REPO, TINY, compose
 from ocseg.checkpoints import load_checkpoint, load_network, read_checkpoint, save_network
-from ocseg.cli import checkpoint_overrides
+from ocseg.checkpoints.identity import checkpoint_overrides
 from ocseg.errors import OcsegError
 
 GENERATOR = [o for o in TINY if o.startswith("dataset.generator.")]
@@ -106,8 +106,8 @@ def test_original_files_with_numpy_values_load_without_trust(tmp_path):
     assert b"numpy.core.multiarray" in zipfile.ZipFile(old).read("new/data.pkl")
     for path in (zipped, legacy, old):
         obj = read_checkpoint(path)
-        assert obj["config_dict"]["performance"] == 0.8 and torch.equal(obj["state_dict"]["module.cls.weight"],
-                                                                         torch.ones(2))
+        assert obj["config_dict"]["performance"] == 0.8
+        assert torch.equal(obj["state_dict"]["module.cls.weight"], torch.ones(2))
 
 
 def test_a_file_that_needs_unpickling_is_refused_unless_trusted(tmp_path):
@@ -127,7 +127,8 @@ def test_command_line_is_completed_from_an_ocseg_checkpoint(tiny, tmp_path):
     _, _, path = tiny
     base = [f"ckpt_path={path}", "dataset.root=/data/x"]
     assert checkpoint_overrides(base) == base + ["model=tiny_fcn", "dataset=synthetic_city"]
-    assert checkpoint_overrides(base + ["model=r101_ocr"]) == base + ["model=r101_ocr", "dataset=synthetic_city"]
+    given = base + ["model=r101_ocr"]
+    assert checkpoint_overrides(given) == given + ["dataset=synthetic_city"]
     for unchanged in (base + ["experiment=segfix_synthetic"], base + ["--help"],
                       [f"ckpt_path={path},{path}"], [f"ckpt_path={tmp_path / 'missing.ckpt'}"]):
         assert checkpoint_overrides(unchanged) == unchanged

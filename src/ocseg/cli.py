@@ -8,29 +8,26 @@ shims call the functions at the bottom. A problem the user can fix (:class:`Ocse
 config key) ends as one line ``error: <message>`` on stderr with exit code 2, never a traceback.
 
 ``ocseg-eval`` and ``ocseg-predict-offsets`` complete their command line from an ocseg
-checkpoint: when ``ckpt_path=`` names one and the command line gives no ``model=``,
-``dataset=`` or ``experiment=``, the checkpoint's own ``model=`` / ``dataset=`` are added before
-Hydra composes, so the run's config (and ``.hydra/overrides.yaml``) says what was used and
-``dataset.root=`` applies to the checkpoint's dataset. Given ones are checked against the file
-by the task.
+checkpoint before Hydra composes it (:func:`ocseg.checkpoints.identity.checkpoint_overrides`).
 """
 
 from __future__ import annotations
 
 import importlib
-import re
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from ocseg.errors import OcsegError
 
-__all__ = ["run_task", "user_message", "hydra_app", "checkpoint_overrides", "train", "evaluate",
-           "predict_offsets", "refine", "prepare", "segfix_ground_truth"]
+__all__ = ["run_task", "user_message", "hydra_app", "train", "evaluate", "predict_offsets",
+           "refine", "prepare", "segfix_ground_truth"]
 
 EXIT_USER_ERROR = 2
+# model=/dataset= of an ocseg checkpoint added to the command line (eval, predict_offsets)
+_FROM_CHECKPOINT = "ocseg.checkpoints.identity:checkpoint_overrides"
 
 
 def _chain(exc: BaseException | None):
@@ -78,46 +75,24 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         sys.exit(EXIT_USER_ERROR)
 
 
-_OVERRIDE = re.compile(r"^[+~]{0,2}([\w.]+)=(.*)$")
-_HELP = ("--help", "-h", "--hydra-help")
+def _function(path: str) -> Callable:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
-def checkpoint_overrides(args: Sequence[str]) -> list[str]:
-    """``args`` plus ``model=`` / ``dataset=`` of the ocseg checkpoint in ``ckpt_path=``, for
-    each of the two the command line does not give (nothing when it gives ``experiment=``, which
-    chooses both, or when the file is not a readable ocseg checkpoint: the task reports that)."""
-    values = {m.group(1): m.group(2).strip("'\"") for m in map(_OVERRIDE.match, args) if m}
-    path = values.get("ckpt_path", "")
-    if any(a in _HELP for a in args) or "experiment" in values or not path or "," in path:
-        return list(args)
-    missing = [group for group in ("model", "dataset") if group not in values]
-    if not missing:
-        return list(args)
-    from ocseg.checkpoints.files import read_checkpoint
-    from ocseg.checkpoints.identity import checkpoint_choices
-
-    try:
-        obj = read_checkpoint(path, trust=values.get("trust_checkpoint", "").lower() == "true")
-    except OcsegError:
-        return list(args)
-    choices = checkpoint_choices(obj)
-    return list(args) + [f"{group}={choices[group]}" for group in missing if group in choices]
-
-
-def hydra_app(config_name: str, task: str, from_checkpoint: bool = False) -> Any:
+def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
     """Run the tool whose config is ``conf/<config_name>.yaml`` and whose work is ``task``
-    (``"package.module:function"``) on the command line in ``sys.argv`` (first completed by
-    :func:`checkpoint_overrides` with ``from_checkpoint``)."""
+    (``"package.module:function"``) on the command line in ``sys.argv``, first completed by
+    ``complete`` (``"package.module:function"``, ``args -> args``) when given."""
     import hydra
 
     from ocseg.config import config_dir
 
-    if from_checkpoint:
-        sys.argv[1:] = checkpoint_overrides(sys.argv[1:])
+    if complete is not None:
+        sys.argv[1:] = _function(complete)(sys.argv[1:])
 
     def app(cfg: DictConfig) -> Any:
-        module, _, name = task.partition(":")
-        return run_task(getattr(importlib.import_module(module), name), cfg)
+        return run_task(_function(task), cfg)
 
     return hydra.main(config_path=str(config_dir()), config_name=config_name,
                       version_base="1.3")(app)()
@@ -130,13 +105,13 @@ def train() -> Any:
 
 def evaluate() -> Any:
     """``ocseg-eval``: :func:`ocseg.tasks.evaluate.evaluate`."""
-    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate", from_checkpoint=True)
+    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate", complete=_FROM_CHECKPOINT)
 
 
 def predict_offsets() -> Any:
     """``ocseg-predict-offsets``: :func:`ocseg.tasks.predict_offsets.predict_offsets`."""
     return hydra_app("predict_offsets", "ocseg.tasks.predict_offsets:predict_offsets",
-                     from_checkpoint=True)
+                     complete=_FROM_CHECKPOINT)
 
 
 def refine() -> Any:

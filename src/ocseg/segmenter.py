@@ -96,7 +96,8 @@ class Segmenter:
 
             from ocseg.config import compose
 
-            cfg = compose("network", [f"test={test}"] + _hydra_args(**({} if flip is None else {"test.flip": flip})))
+            flips = {} if flip is None else {"test.flip": flip}
+            cfg = compose("network", [f"test={test}"] + _hydra_args(**flips))
             with open_dict(cfg):
                 cfg.dataset = self.config.dataset
             self._predictors[key] = instantiate(cfg.test)

@@ -1,4 +1,5 @@
-"""What a checkpoint says it is, and refusing one that does not fit the run, before building.
+"""What a checkpoint says it is: completing a tool's command line with the ``model=`` /
+``dataset=`` it names, and refusing it, before building, when it does not fit the run.
 
 ocseg checkpoints carry their run config (model, dataset, task); original openseg files carry
 ``config_dict`` (``network.model_name``, ``data.num_classes``, ``dataset``) and are recognised by
@@ -7,17 +8,19 @@ their key layout. A mismatch is one :class:`OcsegError` naming both sides and th
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from ocseg.checkpoints.files import checkpoint_kind
+from ocseg.checkpoints.files import checkpoint_kind, read_checkpoint
 from ocseg.checkpoints.ocseg import CONFIG_KEY
 from ocseg.checkpoints.openseg import detect_layout, state_dict_of
+from ocseg.config import options
 from ocseg.errors import OcsegError
 from ocseg.models.cards import CARDS
 
 __all__ = ["SEGFIX_TASKS", "segfix_models", "checkpoint_identity", "checkpoint_choices",
-           "check_checkpoint_matches", "check_task", "check_segfix_checkpoint"]
+           "checkpoint_overrides", "check_checkpoint_matches", "check_task", "check_segfix_checkpoint"]
 
 SEGFIX_TASKS = ("segfix", "segfix_instance")
 _SEGFIX_HEAD = "SegFixHead"
@@ -48,13 +51,37 @@ def checkpoint_identity(obj: dict[str, Any]) -> dict[str, Any]:
 def checkpoint_choices(obj: dict[str, Any]) -> dict[str, str]:
     """The ``model=`` and ``dataset=`` options an ocseg checkpoint was trained with (those that
     are still options of ``conf/``); empty for original files, which name no ocseg option."""
-    from ocseg.config import options
-
     ident = checkpoint_identity(obj)
     if ident["kind"] != "ocseg":
         return {}
     return {group: str(ident[group]) for group in ("model", "dataset")
             if ident[group] is not None and str(ident[group]) in options(group)}
+
+
+_OVERRIDE = re.compile(r"^[+~]{0,2}([\w.]+)=(.*)$")
+_HELP = ("--help", "-h", "--hydra-help")
+
+
+def checkpoint_overrides(args: Sequence[str]) -> list[str]:
+    """A tool's command line ``args`` plus ``model=`` / ``dataset=`` of the ocseg checkpoint in
+    ``ckpt_path=``, for each of the two it does not give: eval and predict_offsets then need
+    neither, their run config (and ``.hydra/overrides.yaml``) says what was used, and
+    ``dataset.root=`` applies to the checkpoint's dataset. Nothing is added when the command line
+    gives ``experiment=`` (which chooses both) or ``--help``, or when the file is not a readable
+    ocseg checkpoint (the task reports that); given ones are checked against the file by the task."""
+    values = {m.group(1): m.group(2).strip("'\"") for m in map(_OVERRIDE.match, args) if m}
+    path = values.get("ckpt_path", "")
+    if any(a in _HELP for a in args) or "experiment" in values or not path or "," in path:
+        return list(args)
+    missing = [group for group in ("model", "dataset") if group not in values]
+    if not missing:
+        return list(args)
+    try:
+        obj = read_checkpoint(path, trust=values.get("trust_checkpoint", "").lower() == "true")
+    except OcsegError:
+        return list(args)
+    choices = checkpoint_choices(obj)
+    return list(args) + [f"{group}={choices[group]}" for group in missing if group in choices]
 
 
 def check_checkpoint_matches(obj: dict[str, Any], path: str | Path, model: str, dataset: str,

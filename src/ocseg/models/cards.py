@@ -129,8 +129,8 @@ _CARDS = (
               layout=layouts.ASP_OCNET),
     ModelCard("r101_isa", "ResNet-101 + ISA", "caffe_bgr", original="isanet", backbone=_R101,
               layout=layouts.ISANET,
-              weights=(Weights(None, "https://drive.google.com/open?id=1Sf9YFjo9dpirojzLev8CfHAc99U6cBwH",  # :14
-                               "cityscapes", scores=(Score(79.55, "cityscapes", "val"),
+              weights=(Weights(None, "https://drive.google.com/open?id=1Sf9YFjo9dpirojzLev8CfHAc99U6cBwH",
+                               "cityscapes", scores=(Score(79.55, "cityscapes", "val"),             # :14
                                                      Score(80.62, "cityscapes", "val", segfix=True)),
                                note="Google Drive link"),)),
     ModelCard("segfix_hrnet48", "SegFix on HRNet-W48", "imagenet_bgr", task="segfix",

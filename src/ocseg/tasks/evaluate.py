@@ -33,7 +33,8 @@ __all__ = ["evaluate", "build_eval_dataset"]
 _info = rank_zero_only(lambda message: print(message, flush=True))
 
 
-def build_eval_dataset(cfg: DictConfig, split: str, normalize: DictConfig | None = None) -> SegmentationDataset:
+def build_eval_dataset(cfg: DictConfig, split: str,
+                       normalize: DictConfig | None = None) -> SegmentationDataset:
     """The dataset of ``split`` at full resolution: its ``<split>_set`` factory, no augmentation,
     images normalised by ``normalize`` (default: ``cfg.normalize``)."""
     factory_cfg = cfg.dataset.get(f"{split}_set")
