@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from conftest import REPO, TINY, compose
 from ocseg.checkpoints import load_checkpoint, load_network, read_checkpoint, save_network
@@ -48,7 +49,7 @@ def tiny(tmp_path_factory):
     return net, cfg, path
 
 
-def test_save_network_round_trip_rebuilds_from_the_file_alone(tiny):
+def test_save_network_round_trip_rebuilds_from_the_file_alone(tiny, tmp_path):
     net, cfg, path = tiny
     raw = torch.load(path, map_location="cpu", weights_only=True)
     assert raw["global_step"] == 0 and "pytorch-lightning_version" in raw
@@ -60,6 +61,12 @@ def test_save_network_round_trip_rebuilds_from_the_file_alone(tiny):
     x = torch.randn(1, 3, 32, 64)
     with torch.no_grad():
         assert torch.equal(loaded.net(x)["out"], net(x)["out"])
+    # a recipe's ImageNet file is not needed (nor read) where the checkpoint is used
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config["net"]["backbone"]["pretrained"] = str(tmp_path / "missing_imagenet.pth")
+    with torch.no_grad():
+        moved = load_network(save_network(net, config, tmp_path / "recipe.ckpt")).net
+        assert torch.equal(moved(x)["out"], net(x)["out"])
 
 
 def test_checks_against_the_run(tiny, tmp_path):

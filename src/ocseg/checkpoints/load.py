@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from ocseg.checkpoints.files import checkpoint_kind, read_checkpoint
@@ -67,9 +67,14 @@ def _check_run(obj: dict[str, Any], path: Path, expect: str, cfg: DictConfig) ->
 
 
 def _instantiate(net_cfg: DictConfig) -> nn.Module:
+    """The network of ``net_cfg`` without the backbone's ImageNet file: the checkpoint's weights
+    replace it (and a training run's file need not exist where the checkpoint is used)."""
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
+    net_cfg = OmegaConf.create(OmegaConf.to_container(net_cfg, resolve=True))  # a copy, detached
+    if (net_cfg.get("backbone") or {}).get("pretrained") is not None:
+        net_cfg.backbone.pretrained = None
     try:
         return instantiate(net_cfg)
     except InstantiationException as exc:  # surface our own one-line errors unwrapped
