@@ -18,8 +18,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ocseg.checkpoints.zoo import ZOO
 from ocseg.models import available_models, build_model
+from ocseg.models.cards import CARDS, ModelCard, Weights
 
 
 def gflops(name: str, height: int = 1024, width: int = 2048) -> float:
@@ -72,6 +72,53 @@ def bench(name: str, args, device: torch.device) -> dict:
     return row
 
 
+_DATASETS = {"cityscapes": "Cityscapes", "pascal_context": "PASCAL-Context", "lip": "LIP",
+             "coco_stuff": "COCO-Stuff", "ade20k": "ADE20K", "mapillary": "Mapillary"}
+
+
+def _scores(weights: Weights) -> str:
+    """``Cityscapes val: 81.09, 81.73 w/ SegFix``: the published scores of one training result."""
+    if not weights.scores:
+        return ""
+    parts = [f"{score.miou:g}" + (f" ({score.test})" if score.test not in ("ss", None) else "")
+             + (" w/ SegFix" if score.segfix else "") for score in weights.scores]
+    first = weights.scores[0]
+    return f"{_DATASETS[first.dataset]} {first.split}: {', '.join(parts)}"
+
+
+def _weights(card: ModelCard) -> tuple[str, str]:
+    """The released files and the published scores of a card, one line per training result."""
+    files, scores = [], []
+    for w in card.weights:
+        trained = f"{_DATASETS[w.dataset]} {w.split}"
+        if w.url:
+            files.append(f"[`{w.file}`]({w.url})" if w.file else f"[{w.note}]({w.url})")
+            files[-1] += f" ({trained}{'; ' + w.note if w.note and w.file else ''})"
+        else:
+            files.append(f"no file released ({trained}{'; ' + w.note if w.note else ''})")
+        scores.append(_scores(w))
+    if card.task == "segfix":
+        scores = ["— (refines others: see the \"w/ SegFix\" scores)"] if card.weights else []
+    return "<br>".join(files) or "—", "<br>".join(s for s in scores if s) or "—"
+
+
+def readme_table(rows: list[dict]) -> str:
+    """README's model table: one row per user-facing card, with the measured params/GFLOPs."""
+    lines = ["| model | params (M) | GFLOPs 1024×2048 | original (backbone) | input | released weights "
+             "(trained on) | published mIoU |", "|---|---:|---:|---|---|---|---|"]
+    for row in rows:
+        card = CARDS[row["model"]]
+        if card.test_only:
+            continue
+        original = f"{card.original} ({card.backbone})" if card.original else \
+            f"— (ocseg: {card.description})"
+        files, scores = _weights(card)
+        gf = f"{row['gflops']:.0f}" if "gflops" in row else "-"
+        lines.append(f"| `{row['model']}` | {row['params']:.2f} | {gf} | {original} | {card.normalize} | "
+                     f"{files} | {scores} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="", help="comma-separated names (default: every zoo model)")
@@ -87,9 +134,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    zoo_order = [e.model for e in ZOO]
-    names = [n for n in args.models.split(",") if n] or \
-        zoo_order + [n for n in available_models() if n not in zoo_order]
+    names = [n for n in args.models.split(",") if n] or available_models()
     print(f"device {device} ({torch.get_num_threads()} threads), input {args.batch}×3×{args.size[0]}×{args.size[1]}")
     print(f"{'model':20s} {'params(M)':>9s} {'GFLOPs':>8s} {'fwd(s)':>8s} {'fwd+bwd(s)':>10s}")
     rows = []
@@ -100,16 +145,8 @@ def main() -> None:
         print(f"{name:20s} {row['params']:9.2f} {fmt('gflops', '8.1f'):>8s} {fmt('fwd', '8.3f'):>8s} "
               f"{fmt('fwd_bwd', '10.3f'):>10s}", flush=True)
     if args.readme:
-        info = {e.model: e for e in ZOO}
-        print("\n| model | params (M) | GFLOPs 1024×2048 | original (backbone) | released checkpoint | reported mIoU |")
-        print("|---|---:|---:|---|---|---|")
-        for row in rows:
-            e = info.get(row["model"])
-            ckpt = f"[`{e.checkpoint}`]({e.url})" if e and e.url else (f"{e.checkpoint}" if e and e.checkpoint else "—")
-            gf = f"{row['gflops']:.0f}" if "gflops" in row else "-"
-            print(f"| `{row['model']}` | {row['params']:.2f} | {gf} | {e.original if e else '— (ocseg)'} | {ckpt} | "
-                  f"{e.miou if e else '—'} |")
-
+        print()
+        print(readme_table(rows))
 
 if __name__ == "__main__":
     main()

@@ -12,11 +12,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ocseg.checkpoints import load_checkpoint
+from ocseg.checkpoints import load_checkpoint, save_network
 from ocseg.checkpoints.openseg import load_openseg_state, original_key_names
-from ocseg.checkpoints.openseg_layouts import LAYOUTS
 from ocseg.errors import OcsegError
 from ocseg.models import build_model
+from ocseg.models.cards import CARDS, original_layouts
 from ocseg.models.layers.norm_act import NormAct, norm_act_slope
 
 from openseg_reference import ORIGINALS, FIXTURES, derived_entries, reference_entries, saved_entries, \
@@ -91,7 +91,11 @@ def test_original_keys_load_strictly_in_both_eras_and_counts_match(name):
 
 
 def test_every_layout_is_exercised():
-    assert {layout.model for layout in LAYOUTS} <= set(ORIGINALS)
+    """Every model with an original network is checked above, and its card names that network."""
+    originals = {name: c.original for name, c in CARDS.items() if c.original}
+    assert set(originals) == set(ORIGINALS)
+    assert all(originals[name] == ORIGINALS[name][0] for name in originals)
+    assert {c.layout for name, c in CARDS.items() if c.original} == set(original_layouts())
 
 
 # -- numerics of the worked examples ---------------------------------------------------------------
@@ -118,8 +122,7 @@ def test_seeded_checkpoint_reproduces_the_originals_logits(tmp_path, stem, model
 # -- InPlace-ABN era ---------------------------------------------------------------------------------
 def _random_original_state(net, era: str) -> dict[str, torch.Tensor]:
     """Random weights under the original's names; BN weights of both signs (ABN keeps |w|)."""
-    layout = next(layout for layout in LAYOUTS if layout.head == type(net.head).__name__
-                  and layout.original.startswith("segfix"))
+    layout = CARDS["segfix_hrnet48"].layout
     bn_modules = {n for n, m in net.named_modules() if isinstance(m, torch.nn.BatchNorm2d)}
     g = torch.Generator().manual_seed(0)
     state = {}
@@ -177,8 +180,7 @@ def test_adapted_activation_survives_an_ocseg_checkpoint_round_trip(tmp_path):
     torch.save({"state_dict": _random_original_state(net, "inplace_abn")}, original)
     load_checkpoint(net, original)
     ours = tmp_path / "last.ckpt"
-    torch.save({"pytorch-lightning_version": "2.6.6", "global_step": 3,
-                "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}}, ours)
+    save_network(net, {}, ours, global_step=3)
     fresh = build_model("segfix_hrnet48", 19, backbone="hrnet_tiny").eval()
     assert norm_act_slope(fresh) == 0.0
     assert load_checkpoint(fresh, ours) == "lightning"
@@ -229,7 +231,7 @@ def test_train_initialises_from_an_original_checkpoint(tiny_cfg, tmp_path):
     from ocseg.tasks.train import train
 
     net = build_model("hrnet18_small_ocr", 19, backbone="hrnet_tiny")
-    layout = next(layout for layout in LAYOUTS if layout.original == "hrnet_w48_ocr")
+    layout = CARDS["hrnet48_ocr"].layout
     state = net.state_dict()
     original = {f"module.{orig}": state[ours].clone() for ours, orig in
                 original_key_names(net, layout, "inplace_abn").items()}

@@ -33,6 +33,7 @@ REQUIRED = {
     "prepare": ["dataset=cityscapes", "raw_dir=/downloads"],
     "refine": ["input=/labels", "offsets=/offsets", "output=/refined"],
     "segfix_ground_truth": ["input=/labels", "output=/gt"],
+    "network": ["model=hrnet48_ocr", "dataset=cityscapes"],
 }
 
 

@@ -16,6 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from conftest import TINY, compose
+from ocseg.checkpoints import load_network, save_network
 from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 from ocseg.errors import OcsegError
 from ocseg.tasks.evaluate import build_eval_dataset, evaluate
@@ -40,14 +41,12 @@ def make_checkpoint(path: Path, model_name: str | None = None, num_classes: int 
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_var.fill_(0.05)
-    config = OmegaConf.to_container(cfg, resolve=False)
+    config = OmegaConf.to_container(cfg, resolve=True)
     if model_name:
         config["model"]["name"] = model_name
     if num_classes:
         config["dataset"]["num_classes"] = num_classes
-    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-                "pytorch-lightning_version": "2.6.6", "global_step": 0, "ocseg_config": config}, path)
-    return path
+    return save_network(net, config, path)
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +86,7 @@ def test_label_pngs_round_trip_to_the_predicted_train_ids(first_run, synthetic_r
     out, _ = first_run
     cfg = eval_cfg(synthetic_root, ckpt, out)
     dataset = build_eval_dataset(cfg, "val")
-    from ocseg.evaluation import load_network
-
-    net = load_network(cfg, ckpt)
+    net = load_network(ckpt, cfg=cfg).net
     predictor = instantiate(cfg.test)
     with torch.inference_mode():
         for index, sample in enumerate(dataset.samples):

@@ -11,8 +11,8 @@ from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 from ocseg.data.dataset import Sample
 from ocseg.data.label_map import LabelMap
 from ocseg.errors import OcsegError
-from ocseg.evaluation import (LabelConfusion, PredictionWriter, ShardSampler, check_checkpoint_matches,
-                              metrics_from_confusion)
+from ocseg.checkpoints.identity import check_checkpoint_matches
+from ocseg.evaluation import LabelConfusion, PredictionWriter, ShardSampler, metrics_from_confusion
 from ocseg.tasks.evaluate import _labelled
 
 

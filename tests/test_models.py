@@ -10,13 +10,15 @@ import io
 
 import pytest
 import torch
+import yaml
 
+from conftest import CONF
 from ocseg.errors import OcsegError
 from ocseg.models import available_models, build_model
+from ocseg.models.cards import CARDS
 
-ZOO = ["hrnet48", "hrnet48_ocr", "hrnet48_ocr_b", "hrnet48_asp_ocr", "r101_fcn", "r101_ocr",
-       "r101_asp_ocr", "r101_base_oc", "r101_asp_oc", "r101_isa", "segfix_hrnet48", "segfix_hrnet2x20"]
-MODELS = ZOO + ["hrnet18_small_ocr", "segfix_hrnet18_small", "tiny_fcn"]
+ZOO = [name for name, card in CARDS.items() if card.original]   # the original's networks
+MODELS = list(CARDS)
 
 
 @pytest.fixture(autouse=True)
@@ -43,9 +45,20 @@ def expected_keys(name: str) -> set[str]:
     return {"out"} if name == "hrnet48" else {"out", "aux"}
 
 
-def test_available_models_are_the_zoo():
-    assert set(ZOO) <= set(available_models())
-    assert set(available_models()) == set(MODELS)
+def test_one_card_per_model_config_with_its_normalisation_and_task():
+    assert sorted(CARDS) == sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+    for name, card in CARDS.items():
+        defaults = yaml.safe_load((CONF / "model" / f"{name}.yaml").read_text())["defaults"]
+        choices = {key.split("@")[0].strip("/"): value for entry in defaults if isinstance(entry, dict)
+                   for key, value in entry.items()}
+        assert (choices["normalize"], choices["task"]) == (card.normalize, card.task), name
+    assert len(ZOO) == 12 and all(CARDS[name].layout for name in ZOO)
+
+
+def test_available_models_leave_out_test_fixtures():
+    assert available_models() == [name for name in MODELS if name != "tiny_fcn"]
+    assert CARDS["tiny_fcn"].test_only and not any(CARDS[name].test_only for name in ZOO)
+    assert available_models(include_test_only=True) == MODELS
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -1,5 +1,6 @@
 """ocseg as users install it: the wheel carries the configuration, works outside the checkout and
-brings the console scripts; every tool answers --help with its groups and examples."""
+brings the console scripts; every tool answers --help with its groups and examples; a checkpoint
+evaluates without model= and ocseg.load(...).predict gives eval's label files."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, TINY, compose
 
 TOOLS = ["ocseg-train", "ocseg-eval", "ocseg-predict-offsets", "ocseg-refine", "ocseg-prepare",
          "ocseg-segfix-gt"]
@@ -50,8 +51,8 @@ def installed(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_wheel_works_outside_the_checkout(installed, tmp_path):
-    code = ("import ocseg, pathlib; from ocseg.models import build_model; "
-            "net = build_model('hrnet48_ocr', 19); "
+    code = ("import ocseg, pathlib; "
+            "net = ocseg.build_model('hrnet48_ocr', 19); "
             "print(pathlib.Path(ocseg.__file__).parent); "
             "print(sum(p.numel() for p in net.parameters()))")
     proc = _run([sys.executable, "-c", code], tmp_path, installed)
@@ -64,3 +65,35 @@ def test_wheel_works_outside_the_checkout(installed, tmp_path):
         script = installed / "bin" / tool
         help_ = _run([sys.executable, str(script), "--help"], tmp_path, installed)
         assert help_.returncode == 0 and help_.stdout.startswith(tool), help_.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_wheel_loads_a_checkpoint_and_predicts_what_eval_writes(installed, tmp_path, synthetic_root):
+    """ocseg-eval needs no model= for an ocseg checkpoint, and ocseg.load(...).predict(path)
+    gives its label PNGs, both from the installed wheel."""
+    import torch
+    from hydra.utils import instantiate
+
+    from ocseg.checkpoints import save_network
+
+    cfg = compose("train", [*TINY, "model=tiny_fcn"])
+    torch.manual_seed(0)
+    net = instantiate(cfg.net)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_var.fill_(0.05)
+    ckpt = save_network(net, cfg, tmp_path / "tiny.ckpt")
+    out = tmp_path / "eval"
+    generator = [o for o in TINY if o.startswith("dataset.generator.")]
+    proc = _run([sys.executable, str(installed / "bin" / "ocseg-eval"), f"ckpt_path={ckpt}",
+                 f"dataset.root={synthetic_root}", f"output_dir={out}", f"paths.log_dir={tmp_path}",
+                 "num_workers=0", "trainer.enable_progress_bar=false", *generator], tmp_path, installed)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    code = ("import sys, pathlib, cv2, numpy as np, ocseg; seg = ocseg.load(sys.argv[1]); "
+            "labels = sorted(pathlib.Path(sys.argv[2]).glob('label/*.png')); "
+            "images = {p.name: p for p in pathlib.Path(sys.argv[3]).glob('leftImg8bit/val/*/*.png')}; "
+            "print(len(labels), all(np.array_equal(seg.predict(images[p.name]), "
+            "cv2.imread(str(p), cv2.IMREAD_UNCHANGED)) for p in labels))")
+    proc = _run([sys.executable, "-c", code, str(ckpt), str(out), str(synthetic_root)], tmp_path, installed)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["4", "True"]

@@ -12,11 +12,11 @@ import pytest
 import scipy.io
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from conftest import TINY, compose
-from ocseg.checkpoints.openseg_layouts import LAYOUTS
+from ocseg.checkpoints import load_network, save_network
 from ocseg.errors import OcsegError
+from ocseg.models.cards import CARDS
 from ocseg.segfix.offset_prediction import OffsetPredictor, offsets_from_outputs, original_stride
 from ocseg.segfix.offsets_io import read_offsets
 from ocseg.tasks.predict_offsets import predict_offsets
@@ -137,10 +137,7 @@ def _segfix_checkpoint(path: Path) -> Path:
             m.running_var.fill_(0.05)
     with torch.no_grad():  # boundary logit = −background logit: p(boundary) crosses 0.5
         net.head.mask[-1].weight[1] = -net.head.mask[-1].weight[0]
-    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-                "pytorch-lightning_version": "2.6.6", "global_step": 0,
-                "ocseg_config": OmegaConf.to_container(cfg, resolve=False)}, path)
-    return path
+    return save_network(net, cfg, path)
 
 
 @pytest.fixture(scope="module")
@@ -169,8 +166,7 @@ def test_mat_and_npz_files_hold_the_predicted_offsets(tmp_path, synthetic_root, 
     np.testing.assert_array_equal(read_offsets(out / f"{stems[0]}.npz").dense(np.int32), raw)
     # the same numbers as the predictor on the loaded network
     cfg = offsets_cfg(out, segfix_ckpt, root=synthetic_root)
-    from ocseg.segfix.network import load_segfix_network
-    net = load_segfix_network(cfg, segfix_ckpt)
+    net = load_network(segfix_ckpt, "segfix", cfg).net
     image = next((synthetic_root / "leftImg8bit" / "val").glob(f"*/{stems[0]}.png"))
     x = instantiate(cfg.normalize)(cv2.imread(str(image)))[None]
     with torch.inference_mode():
@@ -224,14 +220,13 @@ def test_checkpoint_checks(tmp_path, synthetic_root, segfix_ckpt):
         predict_offsets(offsets_cfg(out, segfix_ckpt, "model=tiny_fcn", root=synthetic_root))
     seg_cfg = compose("train", [*TINY, "model=tiny_fcn"])
     seg = tmp_path / "seg.ckpt"
-    torch.save({"state_dict": {}, "pytorch-lightning_version": "2.6.6", "global_step": 0,
-                "ocseg_config": OmegaConf.to_container(seg_cfg, resolve=False)}, seg)
+    save_network(instantiate(seg_cfg.net), seg_cfg, seg)
     with pytest.raises(OcsegError, match="trained for segmentation, not a SegFix model"):
         predict_offsets(offsets_cfg(out, seg, root=synthetic_root))
     with pytest.raises(OcsegError, match="pass model=segfix_hrnet2x20"):
         predict_offsets(offsets_cfg(out, segfix_ckpt, "model=segfix_hrnet48", "backbone=hrnet_tiny",
                                     root=synthetic_root))
-    layout = next(l for l in LAYOUTS if l.original == "hrnet_w48_ocr")
+    layout = CARDS["hrnet48_ocr"].layout
     pth = tmp_path / "ocr.pth"
     torch.save({"state_dict": {f"{name}.weight": torch.zeros(1) for name in layout.top_level}
                 | {"backbone.conv1.weight": torch.zeros(1)}}, pth)

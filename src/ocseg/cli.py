@@ -6,6 +6,9 @@ after Hydra has handled ``--help``/``--cfg``, so those answer without loading to
 The console scripts (``ocseg-train`` …, ``pyproject.toml``) and the repository's ``train.py`` …
 shims call the functions at the bottom. A problem the user can fix (:class:`OcsegError`, a bad
 config key) ends as one line ``error: <message>`` on stderr with exit code 2, never a traceback.
+
+``ocseg-eval`` and ``ocseg-predict-offsets`` complete their command line from an ocseg
+checkpoint before Hydra composes it (:func:`ocseg.checkpoints.identity.checkpoint_overrides`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ __all__ = ["run_task", "user_message", "hydra_app", "train", "evaluate", "predic
            "refine", "prepare", "segfix_ground_truth"]
 
 EXIT_USER_ERROR = 2
+# model=/dataset= of an ocseg checkpoint added to the command line (eval, predict_offsets)
+_FROM_CHECKPOINT = "ocseg.checkpoints.identity:checkpoint_overrides"
 
 
 def _chain(exc: BaseException | None):
@@ -70,16 +75,24 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         sys.exit(EXIT_USER_ERROR)
 
 
-def hydra_app(config_name: str, task: str) -> Any:
+def _function(path: str) -> Callable:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
     """Run the tool whose config is ``conf/<config_name>.yaml`` and whose work is ``task``
-    (``"package.module:function"``) on the command line in ``sys.argv``."""
+    (``"package.module:function"``) on the command line in ``sys.argv``, first completed by
+    ``complete`` (``"package.module:function"``, ``args -> args``) when given."""
     import hydra
 
     from ocseg.config import config_dir
 
+    if complete is not None:
+        sys.argv[1:] = _function(complete)(sys.argv[1:])
+
     def app(cfg: DictConfig) -> Any:
-        module, _, name = task.partition(":")
-        return run_task(getattr(importlib.import_module(module), name), cfg)
+        return run_task(_function(task), cfg)
 
     return hydra.main(config_path=str(config_dir()), config_name=config_name,
                       version_base="1.3")(app)()
@@ -92,12 +105,13 @@ def train() -> Any:
 
 def evaluate() -> Any:
     """``ocseg-eval``: :func:`ocseg.tasks.evaluate.evaluate`."""
-    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate")
+    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate", complete=_FROM_CHECKPOINT)
 
 
 def predict_offsets() -> Any:
     """``ocseg-predict-offsets``: :func:`ocseg.tasks.predict_offsets.predict_offsets`."""
-    return hydra_app("predict_offsets", "ocseg.tasks.predict_offsets:predict_offsets")
+    return hydra_app("predict_offsets", "ocseg.tasks.predict_offsets:predict_offsets",
+                     complete=_FROM_CHECKPOINT)
 
 
 def refine() -> Any:

@@ -1,7 +1,8 @@
 """Loading original openseg.pytorch checkpoints (both eras) into an ocseg network.
 
 1. The state dict is taken from ``state_dict``/``model`` (or the bare dict) and ``module.`` stripped.
-2. The original network is recognised by its top-level module names (:data:`LAYOUTS`).
+2. The original network is recognised by its top-level module names (the models' cards list
+   the layouts, :func:`~ocseg.models.cards.original_layouts`).
 3. The era is recognised from the keys: pytorch-1.7 (BN+act sites ``<site>.0.*``, BatchNorm with
    ``num_batches_tracked``) or master/InPlace-ABN (``<site>.*``, no ``num_batches_tracked``).
 4. Every key of our network gets its original name; missing / unexpected / shape-mismatched
@@ -23,13 +24,14 @@ from typing import Any, Iterable, Mapping
 import torch
 from torch import nn
 
-from ocseg.checkpoints.io import report_key_mismatch
-from ocseg.checkpoints.openseg_layouts import BACKBONE_RENAMES, LAYOUTS, Layout
+from ocseg.checkpoints.files import report_key_mismatch
 from ocseg.errors import OcsegError
+from ocseg.models.cards import models_with_layout, original_layouts
+from ocseg.models.layouts import BACKBONE_RENAMES, Layout
 from ocseg.models.layers.norm_act import NormAct, set_norm_act_slope
 
-__all__ = ["load_openseg_state", "original_key_names", "detect_layout", "detect_era", "OpensegLoad",
-           "ABN_EPS", "ABN_SLOPE"]
+__all__ = ["load_openseg_state", "original_key_names", "detect_layout", "detect_era", "layout_models",
+           "state_dict_of", "OpensegLoad", "ABN_EPS", "ABN_SLOPE"]
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,7 @@ def original_key_names(net: nn.Module, layout: Layout | None, era: str) -> dict[
 def detect_layout(state: Mapping[str, torch.Tensor]) -> Layout | None:
     """The original network whose head modules are exactly the checkpoint's, else ``None``."""
     top = frozenset(k.split(".")[0] for k in state) - {"backbone"}
-    return next((layout for layout in LAYOUTS if layout.top_level == top), None)
+    return next((layout for layout in original_layouts() if layout.top_level == top), None)
 
 
 def detect_era(net: nn.Module, layout: Layout | None, state: Mapping[str, torch.Tensor]) -> str:
@@ -116,8 +118,13 @@ def detect_era(net: nn.Module, layout: Layout | None, state: Mapping[str, torch.
     return "bn" if any(k.endswith(_TRACKED) for k in state) else "inplace_abn"
 
 
+def layout_models(layout: Layout) -> str:
+    """``model=a`` or ``model=a or b``: the models that read ``layout``'s files."""
+    return "model=" + " or ".join(models_with_layout(layout))
+
+
 def _describe(layout: Layout | None) -> str:
-    return f"an original '{layout.original}' checkpoint (model={layout.model})" if layout else \
+    return f"an original '{layout.original}' checkpoint ({layout_models(layout)})" if layout else \
         "an original checkpoint of a network ocseg does not know"
 
 
@@ -131,12 +138,12 @@ def load_openseg_state(net: nn.Module, obj: Mapping[str, Any], path: str | Path,
     head = type(getattr(net, "head", None)).__name__
     if strict and layout is None:
         top = sorted({k.split(".")[0] for k in state} - {"backbone"})
-        known = ", ".join(f"{l.original}→{l.model}" for l in LAYOUTS)
+        known = ", ".join(f"{l.original}→{'/'.join(models_with_layout(l))}" for l in original_layouts())
         raise OcsegError(f"checkpoint '{path}' is {_describe(None)} (head modules {top}); "
                          f"known: {known}. Pass strict=False (ckpt_strict=false) to load what matches")
     if strict and layout.head != head:
         raise OcsegError(f"checkpoint '{path}' is {_describe(layout)} but the network has a {head}; "
-                         f"use model={layout.model}")
+                         f"use {layout_models(layout)}")
     era = detect_era(net, layout, state)
     names = original_key_names(net, layout, era)
     own = net.state_dict()

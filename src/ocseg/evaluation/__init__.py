@@ -6,13 +6,11 @@ lives in :mod:`ocseg.inference`.
 
 from ocseg.evaluation.items import EvaluationItems, collate_items, output_names
 from ocseg.evaluation.module import EvaluationModule
-from ocseg.evaluation.network import check_checkpoint_matches, checkpoint_identity, load_network
 from ocseg.evaluation.outputs import PredictionWriter, color_image, palette_image
 from ocseg.evaluation.sampler import ShardSampler
 from ocseg.evaluation.scores import LabelConfusion, metrics_from_confusion
 
 __all__ = [
     "EvaluationItems", "EvaluationModule", "LabelConfusion", "PredictionWriter", "ShardSampler",
-    "check_checkpoint_matches", "checkpoint_identity", "collate_items", "color_image",
-    "load_network", "metrics_from_confusion", "output_names", "palette_image",
+    "collate_items", "color_image", "metrics_from_confusion", "output_names", "palette_image",
 ]

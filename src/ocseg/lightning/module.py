@@ -17,6 +17,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import Metric
 
+from ocseg.checkpoints.ocseg import CONFIG_KEY
 from ocseg.losses.base import SegLoss
 from ocseg.optim.param_groups import backbone_head_groups
 
@@ -150,4 +151,4 @@ class SegmentationModule(LightningModule):
     # -- checkpoints -------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.run_config is not None:
-            checkpoint["ocseg_config"] = self.run_config
+            checkpoint[CONFIG_KEY] = self.run_config

@@ -1,8 +1,8 @@
 """``build_model(name, num_classes, **overrides)``: a zoo network from ``conf/model/<name>.yaml``.
 
-Composes the repository's Hydra tree exactly as ``train.py model=<name> key=value …`` would, then
-instantiates only the network. Works from a notebook and inside a running Hydra app (whose
-global state is put back afterwards).
+Composes ``conf/network.yaml`` (a model and a class count, nothing of a run) through
+:func:`ocseg.config.compose`, so it works from an installed wheel, from a notebook and inside a
+running Hydra app, and instantiates the network exactly as the tools do (``conf/net/``).
 """
 
 from __future__ import annotations
@@ -12,18 +12,20 @@ from typing import Any
 
 from torch import nn
 
-from ocseg.config import compose, options
+from ocseg.config import compose
 from ocseg.errors import OcsegError
+from ocseg.models.cards import card, model_names
 
-__all__ = ["build_model", "available_models"]
-
-
-def available_models() -> list[str]:
-    """Names accepted by :func:`build_model` (the files of ``conf/model/``)."""
-    return options("model")
+__all__ = ["build_model", "available_models", "hydra_override"]
 
 
-def _override(key: str, value: Any) -> str:
+def available_models(include_test_only: bool = False) -> list[str]:
+    """Names accepted by :func:`build_model` (test fixtures such as ``tiny_fcn`` only with
+    ``include_test_only``; :func:`build_model` accepts them either way)."""
+    return model_names(include_test_only)
+
+
+def hydra_override(key: str, value: Any) -> str:
     """``key=value`` in Hydra's override grammar (lists/bools/None via JSON spelling)."""
     if isinstance(value, str):
         return f"{key}={value}"
@@ -31,7 +33,7 @@ def _override(key: str, value: Any) -> str:
 
 
 def build_model(name: str, num_classes: int, **overrides: Any) -> nn.Module:
-    """The network of ``conf/model/<name>.yaml`` for ``num_classes`` classes.
+    """The network of ``conf/model/<name>.yaml`` for ``num_classes`` classes, in train mode.
 
     ``overrides`` are Hydra keys: ``backbone="hrnet18"`` swaps a config group,
     ``**{"head.mid_channels": 256}`` sets a value. Returns a :class:`~ocseg.models.Segmentor`.
@@ -39,21 +41,16 @@ def build_model(name: str, num_classes: int, **overrides: Any) -> nn.Module:
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
-    from ocseg.models.segmentor import compose_network
-
-    names = available_models()
-    if name not in names:
-        raise OcsegError(f"unknown model '{name}'; available: {', '.join(names)}")
-    args = [f"model={name}"] + [_override(k, v) for k, v in overrides.items()]
+    card(name)  # an unknown name is one error listing the models
+    args = [f"model={name}", f"+dataset.num_classes={int(num_classes)}"]
+    args += [hydra_override(k, v) for k, v in overrides.items()]
     try:
-        cfg = compose("train", args)
+        cfg = compose("network", args)
     except Exception as exc:  # noqa: BLE001 - Hydra's message names the bad override
-        raise OcsegError(f"cannot compose model '{name}' with overrides {args[1:]}: {exc}") from None
+        raise OcsegError(f"cannot compose model '{name}' with overrides {args[2:]}: {exc}") from None
     try:
-        backbone = instantiate(cfg.backbone, _convert_="object")
-        head = instantiate(cfg.head, _convert_="object")
+        return instantiate(cfg.net)
     except InstantiationException as exc:  # surface our own one-line errors unwrapped
         if isinstance(exc.__cause__, OcsegError):
             raise exc.__cause__ from None
         raise
-    return compose_network(backbone, head, num_classes)

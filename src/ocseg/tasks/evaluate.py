@@ -1,8 +1,10 @@
 """``eval.py``: turn a checkpoint into label files (original ids), colour images and scores.
 
-Builds the split's dataset without augmentation, the network with the checkpoint's weights and
-the test procedure of ``test=ss|ms|sliding``, then runs :class:`EvaluationModule` under a
-Lightning trainer (devices, DDP, progress bar). Labelled splits get ``metrics.json`` and a
+Rebuilds the checkpoint's network (:func:`~ocseg.checkpoints.load_network`: an ocseg checkpoint
+from its own config, which ``model=`` / ``dataset=`` must agree with; an original ``.pth`` from
+``model=``), builds the split's dataset without augmentation, normalised as the network
+expects, and the test procedure of ``test=ss|ms|sliding``, then runs :class:`EvaluationModule`
+under a Lightning trainer (devices, DDP, progress bar). Labelled splits get ``metrics.json`` and a
 per-class table; unlabelled ones (``split=test``, a folder of images) get predictions only.
 With ``segfix.offsets=<dir>`` every prediction is SegFix-refined before it is written and scored
 (:class:`~ocseg.segfix.chained.ChainedRefinement`); the unrefined scores are kept for comparison.
@@ -18,10 +20,10 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
+from ocseg.checkpoints import load_network
 from ocseg.data.dataset import SegmentationDataset
 from ocseg.errors import OcsegError
-from ocseg.evaluation import (EvaluationItems, EvaluationModule, PredictionWriter, load_network,
-                              output_names)
+from ocseg.evaluation import EvaluationItems, EvaluationModule, PredictionWriter, output_names
 from ocseg.segfix.chained import ChainedRefinement
 from ocseg.segfix.refine import SEMANTIC_SCALE
 from ocseg.tasks.refine import scores_table
@@ -31,16 +33,19 @@ __all__ = ["evaluate", "build_eval_dataset"]
 _info = rank_zero_only(lambda message: print(message, flush=True))
 
 
-def build_eval_dataset(cfg: DictConfig, split: str) -> SegmentationDataset:
-    """The dataset of ``split`` at full resolution: its ``<split>_set`` factory, no augmentation."""
+def build_eval_dataset(cfg: DictConfig, split: str,
+                       normalize: DictConfig | None = None) -> SegmentationDataset:
+    """The dataset of ``split`` at full resolution: its ``<split>_set`` factory, no augmentation,
+    images normalised by ``normalize`` (default: ``cfg.normalize``)."""
     factory_cfg = cfg.dataset.get(f"{split}_set")
     if factory_cfg is None:
         sets = sorted(k[:-4] for k in cfg.dataset if str(k).endswith("_set") and cfg.dataset[k])
         raise OcsegError(f"dataset={cfg.dataset.name} has no '{split}' split; use split= one of {sets}")
     if cfg.dataset.get("prepare") is not None:
         instantiate(cfg.dataset.prepare)()
-    normalize = instantiate(cfg.normalize) if cfg.get("normalize") is not None else None
-    return instantiate(factory_cfg)(transform=None, target_transform=None, normalize=normalize)
+    normalize = cfg.get("normalize") if normalize is None else normalize
+    return instantiate(factory_cfg)(transform=None, target_transform=None,
+                                    normalize=None if normalize is None else instantiate(normalize))
 
 
 def _labelled(dataset: SegmentationDataset) -> bool:
@@ -59,12 +64,14 @@ def evaluate(cfg: DictConfig) -> dict:
     if not cfg.get("ckpt_path"):
         raise OcsegError("eval needs a checkpoint: pass ckpt_path=<file> (an ocseg .ckpt or an "
                          "original openseg .pth)")
+    net, net_cfg, _ = load_network(cfg.ckpt_path, "segmentation", cfg,
+                                   strict=cfg.get("ckpt_strict", True),
+                                   trust=cfg.get("trust_checkpoint", False))
     split = str(cfg.split)
-    dataset = build_eval_dataset(cfg, split)
+    dataset = build_eval_dataset(cfg, split, net_cfg.get("normalize"))
     if len(dataset) == 0:
         raise OcsegError(f"dataset={cfg.dataset.name} split={split} has no images")
     scoring = _labelled(dataset)
-    net = load_network(cfg, cfg.ckpt_path, strict=cfg.get("ckpt_strict", True))
     predictor = instantiate(cfg.test)
     out = Path(cfg.output_dir)
     writer = PredictionWriter(out, dataset.label_map, cfg.dataset.palette,

@@ -20,11 +20,11 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from ocseg.checkpoints import load_network
 from ocseg.data.folder import IMAGE_EXTENSIONS
 from ocseg.data.image_io import read_image
 from ocseg.errors import OcsegError, require_dir, require_unique_stems
 from ocseg.evaluation.items import output_names
-from ocseg.segfix.network import load_segfix_network
 from ocseg.segfix.offset_preview import write_offset_preview
 from ocseg.segfix.offsets_io import SparseOffsets, write_offsets
 from ocseg.tasks.evaluate import build_eval_dataset
@@ -100,12 +100,14 @@ def predict_offsets(cfg: DictConfig) -> dict:
 
     todo = [i for i, name in enumerate(names) if cfg.overwrite or not done(name)]
     device = _device(str(cfg.device))
-    net = load_segfix_network(cfg, cfg.ckpt_path, strict=cfg.get("ckpt_strict", True)).to(device)
+    net, net_cfg, _ = load_network(cfg.ckpt_path, "segfix", cfg, strict=cfg.get("ckpt_strict", True),
+                                   trust=cfg.get("trust_checkpoint", False))
+    net = net.to(device)
     predictor = instantiate(cfg.predictor)
     print(f"predict_offsets: {len(names)} {what} with {predictor} on {device}; {len(todo)} to "
           f"predict, {len(names) - len(todo)} already in {out} (overwrite=true redoes them)",
           flush=True)
-    images = ImageFiles([paths[i] for i in todo], [names[i] for i in todo], instantiate(cfg.normalize))
+    images = ImageFiles([paths[i] for i in todo], [names[i] for i in todo], instantiate(net_cfg.normalize))
     loader = DataLoader(images, batch_size=1, num_workers=int(cfg.num_workers), collate_fn=_single)
     out.mkdir(parents=True, exist_ok=True)
     moved = pixels = 0

@@ -67,11 +67,11 @@ def train(cfg: DictConfig) -> dict:
     module = build_module(cfg)
     resume = None
     if cfg.get("ckpt_path"):
-        ckpt = read_checkpoint(cfg.ckpt_path)
+        ckpt = read_checkpoint(cfg.ckpt_path, trust=cfg.get("trust_checkpoint", False))
         if checkpoint_kind(ckpt) == "lightning":
             resume = str(cfg.ckpt_path)
         else:
-            load_checkpoint(module.net, cfg.ckpt_path, strict=cfg.get("ckpt_strict", True))
+            load_checkpoint(module.net, cfg.ckpt_path, strict=cfg.get("ckpt_strict", True), obj=ckpt)
     trainer = build_trainer(cfg)
     datamodule.set_world_size(trainer.world_size)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
