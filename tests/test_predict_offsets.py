@@ -17,8 +17,8 @@ from omegaconf import OmegaConf
 from conftest import TINY, compose
 from ocseg.checkpoints.openseg_layouts import LAYOUTS
 from ocseg.errors import OcsegError
-from ocseg.segfix.offset_prediction import OffsetPredictor, offsets_from_outputs, original_stride
-from ocseg.segfix.offsets_io import read_offsets
+from ocseg.segfix.offsets.prediction import OffsetPredictor, offsets_from_outputs, original_stride
+from ocseg.segfix.offsets.files import read_offsets
 from ocseg.tasks.predict_offsets import predict_offsets
 
 GENERATOR = [o for o in TINY if o.startswith("dataset.generator.")]

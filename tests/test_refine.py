@@ -13,10 +13,10 @@ import scipy.io
 from PIL import Image
 
 from ocseg.errors import OcsegError
-from ocseg.segfix.offset_store import OffsetStore, match_key
-from ocseg.segfix.offsets_io import SparseOffsets, read_offsets, write_offsets
-from ocseg.segfix.refine import refine_labels, refine_masks
-from ocseg.segfix.refine_files import refine_folder
+from ocseg.segfix.offsets.store import OffsetStore, match_key
+from ocseg.segfix.offsets.files import SparseOffsets, read_offsets, write_offsets
+from ocseg.segfix.refinement.gather import refine_labels, refine_masks
+from ocseg.segfix.refinement.folder import refine_folder
 
 
 def _random_offsets(rng, h, w, density=0.3):
@@ -186,8 +186,8 @@ def test_refine_task_scores_before_and_after(tmp_path, synthetic_root):
     from conftest import compose
 
     from ocseg.data.cityscapes import cityscapes_samples
-    from ocseg.segfix.directions import angle_to_bin, bin_to_offset
-    from ocseg.segfix.ground_truth import label_to_ground_truth
+    from ocseg.segfix.encoding.directions import angle_to_bin, bin_to_offset
+    from ocseg.segfix.ground_truth.generate import label_to_ground_truth
     from ocseg.tasks.refine import refine
     from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 

@@ -16,12 +16,12 @@ from PIL import Image
 from scipy.ndimage import distance_transform_edt
 
 from ocseg.errors import OcsegError
-from ocseg.segfix.directions import angle_to_bin
-from ocseg.segfix.distance_direction import (
+from ocseg.segfix.encoding.directions import angle_to_bin
+from ocseg.segfix.encoding.distance_direction import (
     direction_kernel, instance_ground_truth, semantic_ground_truth,
 )
-from ocseg.segfix.ground_truth import generate_ground_truth, label_to_ground_truth
-from ocseg.segfix.gt_io import read_ground_truth, write_ground_truth
+from ocseg.segfix.ground_truth.generate import generate_ground_truth, label_to_ground_truth
+from ocseg.segfix.ground_truth.files import read_ground_truth, write_ground_truth
 
 REPO = Path(__file__).resolve().parents[1]
 CITYSCAPES_IDS = [7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33]
@@ -236,7 +236,7 @@ def test_generate_errors_are_one_line(tmp_path):
     with pytest.raises(OcsegError, match="no PNG files"):
         generate_ground_truth(tmp_path / "in", tmp_path / "o", "semantic", CITYSCAPES_IDS)
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "in" / "x_color.png")
-    with pytest.raises(OcsegError, match="RGB image"):
+    with pytest.raises(OcsegError, match="colour image"):
         generate_ground_truth(tmp_path / "in", tmp_path / "o", "semantic", CITYSCAPES_IDS,
                               progress=False)
     with pytest.raises(OcsegError, match="unknown kind"):
@@ -273,7 +273,7 @@ def test_command_line(tmp_path):
 def test_label_table_comes_from_the_dataset(tmp_path, dataset, extra, expected):
     """``dataset=`` gives the ids the label files hold: a folder's classes.yaml id_map too."""
     from conftest import compose
-    from ocseg.segfix.ground_truth import dataset_label_ids
+    from ocseg.segfix.ground_truth.generate import dataset_label_ids
 
     if extra == ["classes.yaml"]:
         (tmp_path / "classes.yaml").write_text("names: [bg, cat, dog]\nid_map: {0: 0, 1: 1, 7: 2}\n")

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from ocseg.segfix.distance_direction import semantic_ground_truth
-from ocseg.segfix.metrics import SegFixMetrics
-from ocseg.segfix.targets import SegFixTargets, boundary_target, direction_target
+from ocseg.segfix.encoding.distance_direction import semantic_ground_truth
+from ocseg.segfix.training.metrics import SegFixMetrics
+from ocseg.segfix.training.targets import SegFixTargets, boundary_target, direction_target
 
 
 def _label() -> np.ndarray:

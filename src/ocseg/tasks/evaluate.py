@@ -5,7 +5,7 @@ the test procedure of ``test=ss|ms|sliding``, then runs :class:`EvaluationModule
 Lightning trainer (devices, DDP, progress bar). Labelled splits get ``metrics.json`` and a
 per-class table; unlabelled ones (``split=test``, a folder of images) get predictions only.
 With ``segfix.offsets=<dir>`` every prediction is SegFix-refined before it is written and scored
-(:class:`~ocseg.segfix.chained.ChainedRefinement`); the unrefined scores are kept for comparison.
+(:class:`~ocseg.segfix.refinement.chained.ChainedRefinement`); the unrefined scores are kept for comparison.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from ocseg.data.dataset import SegmentationDataset
 from ocseg.errors import OcsegError
 from ocseg.evaluation import (EvaluationItems, EvaluationModule, PredictionWriter, load_network,
                               output_names)
-from ocseg.segfix.chained import ChainedRefinement
-from ocseg.segfix.refine import SEMANTIC_SCALE
+from ocseg.segfix.refinement.chained import ChainedRefinement
+from ocseg.segfix.refinement.gather import SEMANTIC_SCALE
 from ocseg.tasks.refine import scores_table
 
 __all__ = ["evaluate", "build_eval_dataset"]

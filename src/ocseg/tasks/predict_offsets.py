@@ -1,7 +1,7 @@
 """``predict_offsets.py``: SegFix offsets for every image of a dataset split or of any folder.
 
 Loads a SegFix checkpoint (ocseg ``.ckpt`` or the original's ``.pth``), predicts each image at
-its own resolution with :class:`~ocseg.segfix.offset_prediction.OffsetPredictor` (sliding
+its own resolution with :class:`~ocseg.segfix.offsets.prediction.OffsetPredictor` (sliding
 512×512 windows, stride 170, or whole image) and writes ``<output_dir>/<image stem>.mat`` (key
 ``mat``, H×W×2 (dh, dw), what the original tester wrote) and/or the compact ``<stem>.npz``,
 each atomically; images whose files exist are skipped unless ``overwrite=true``. No labels are
@@ -20,13 +20,12 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from ocseg.data.folder import IMAGE_EXTENSIONS
-from ocseg.data.image_io import read_image
+from ocseg.data.image_io import IMAGE_EXTENSIONS, list_images, read_image
 from ocseg.errors import OcsegError, require_dir, require_unique_stems
 from ocseg.evaluation.items import output_names
 from ocseg.segfix.network import load_segfix_network
-from ocseg.segfix.offset_preview import write_offset_preview
-from ocseg.segfix.offsets_io import SparseOffsets, write_offsets
+from ocseg.segfix.offsets.preview import write_offset_preview
+from ocseg.segfix.offsets.files import SparseOffsets, write_offsets
 from ocseg.tasks.evaluate import build_eval_dataset
 
 __all__ = ["FORMATS", "ImageFiles", "image_folder", "predict_offsets"]
@@ -57,8 +56,7 @@ def _single(items: list[dict[str, Any]]) -> dict[str, Any]:
 def image_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
     """Every image under ``folder`` (recursive, sorted) and its output name (the file stem)."""
     root = require_dir(folder, "image folder", "set input_dir=<folder of images>")
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS
-                   and p.is_file() and not p.name.startswith("."))
+    paths = list_images(root)
     if not paths:
         raise OcsegError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under '{root}'; check input_dir=")
     require_unique_stems(paths, "images", "give the images distinct file names")

@@ -1,17 +1,17 @@
 """Running one function over many files in worker processes, with a progress bar.
 
-SegFix ground-truth generation and refinement are independent per file; this maps a picklable
-function over job records with a process pool (one job per task, results in input order) and
-re-raises the first error (an :class:`~ocseg.errors.OcsegError` keeps its one-line message).
+Work that is independent per file (SegFix ground truth, refinement) maps a picklable function
+over job records with a process pool (one job per task, results in input order) and re-raises
+the first error (an :class:`~ocseg.errors.OcsegError` keeps its one-line message). Nothing heavy
+is imported here: a tool that never loads torch (``refine.py``) starts its workers without it.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from typing import Callable, Iterable, Sequence, TypeVar
-
-from tqdm import tqdm
 
 __all__ = ["default_workers", "run_parallel"]
 
@@ -30,10 +30,11 @@ def default_workers() -> int:
 def _init_worker() -> None:
     # Each worker handles whole files; nested thread pools would only oversubscribe the cores.
     # (Not cv2.setNumThreads: in a forked child it tears down the parent's OpenCV thread pool
-    # and deadlocks; OpenCV's own parallel loops are fork-safe.)
-    import torch
-
-    torch.set_num_threads(1)
+    # and deadlocks; OpenCV's own parallel loops are fork-safe.) torch is only tuned when the
+    # parent has loaded it: importing it here would cost every worker seconds.
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def run_parallel(fn: Callable[[J], R], jobs: Sequence[J], workers: int | None = None,
@@ -42,6 +43,8 @@ def run_parallel(fn: Callable[[J], R], jobs: Sequence[J], workers: int | None = 
 
     ``progress``: show a tqdm bar (None: only on a terminal).
     """
+    from tqdm import tqdm
+
     jobs = list(jobs)
     count = min(len(jobs), default_workers() if workers is None else int(workers))
     bar = dict(total=len(jobs), desc=desc, unit="file", disable=None if progress is None

@@ -1,5 +1,5 @@
-"""Files of the SegFix ground truth: reading label PNGs as the original generator does, and the
-original's ``.mat`` layout (``dir_deg``, ``depth``, ``deg_reduce``).
+"""Files of the SegFix ground truth: the original's ``.mat`` layout (``dir_deg``, ``depth``,
+``deg_reduce``), written and read back. (Label PNGs are read by :mod:`ocseg.data.image_io`.)
 """
 
 from __future__ import annotations
@@ -8,33 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
-from PIL import Image
 
 from ocseg.atomic import atomic_path
 from ocseg.errors import OcsegError
-from ocseg.segfix.distance_direction import DTOffsets
+from ocseg.segfix.encoding.distance_direction import DTOffsets
 
-__all__ = ["read_id_png", "write_ground_truth", "read_ground_truth"]
-
-_ID_MODES = {"L", "P", "I;16", "I;16B", "I;16L", "I", "1"}
-
-
-def read_id_png(path: str | Path) -> np.ndarray:
-    """An id map exactly as stored: 8-bit grey or palette indices (the original's
-    ``Image.open(...).convert("P")``), or 16-bit values (Cityscapes instanceIds)."""
-    p = Path(path)
-    try:
-        with Image.open(p) as image:
-            mode = image.mode
-            if mode not in _ID_MODES:
-                raise OcsegError(
-                    f"label '{p}' is a {mode} image; SegFix ground truth needs a single-channel id "
-                    "map (Cityscapes: *_gtFine_labelIds.png, or *_gtFine_instanceIds.png for kind=instance)"
-                )
-            array = np.array(image)
-    except OSError as exc:
-        raise OcsegError(f"label '{p}' cannot be read ({exc}); replace the file or remove it") from exc
-    return array.astype(np.uint8) if array.dtype == bool else array
+__all__ = ["write_ground_truth", "read_ground_truth"]
 
 
 def write_ground_truth(path: str | Path, gt: DTOffsets) -> None:

@@ -102,7 +102,7 @@ def _read_npz(data: bytes | Path, source: str) -> SparseOffsets:
         with np.load(io.BytesIO(data) if isinstance(data, bytes) else str(data)) as z:
             if _NPZ_KEY not in z.files:
                 raise OcsegError(f"'{source}' is not an ocseg offset file (no '{_NPZ_KEY}' entry); "
-                                 "write offsets with ocseg.segfix.offsets_io.write_offsets")
+                                 "write offsets with ocseg.segfix.offsets.files.write_offsets")
             size = tuple(int(v) for v in z[_NPZ_KEY])
             step, code = z["step"], z["code"]
     except (OSError, ValueError, KeyError) as exc:

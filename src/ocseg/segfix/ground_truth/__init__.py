@@ -1,0 +1,9 @@
+"""SegFix stage 1, ground truth as files: the original's ``.mat`` ground truth (``depth``,
+``dir_deg``) for a folder of label PNGs.
+
+* :mod:`~ocseg.segfix.ground_truth.generate` — label folder → ``.mat`` files, in parallel;
+* :mod:`~ocseg.segfix.ground_truth.files` — the ``.mat`` layout (write / read);
+* ``python -m ocseg.segfix.ground_truth`` (:mod:`~ocseg.segfix.ground_truth.__main__`) — the CLI.
+
+The maths is :mod:`ocseg.segfix.encoding.distance_direction`.
+"""
