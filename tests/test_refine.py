@@ -229,3 +229,16 @@ def test_refine_entry_point_reports_one_line_errors(tmp_path):
     assert done.stderr.strip() == (f"error: offsets not found: '{tmp_path / 'none'}' is neither a "
                                    "folder nor a .zip archive; set offsets=<folder or .zip of "
                                    "offset files>")
+
+
+def test_refine_starts_without_lightning_torchmetrics_or_torch():
+    """refine.py's imports (hydra, the CLI wrapper, the task) load no heavy library: its start-up
+    costs less than ``import torch``. Scoring (split=) imports what it needs when it runs."""
+    import subprocess
+    import sys
+
+    code = ("import sys, hydra, ocseg.cli, ocseg.tasks.refine; "
+            "print(sorted(m for m in ('lightning', 'torchmetrics', 'torch', 'scipy.io', 'tqdm') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -37,22 +37,26 @@ def _init_worker() -> None:
         torch.set_num_threads(1)
 
 
+def _progress(results: Iterable[R], total: int, desc: str, progress: bool | None) -> list[R]:
+    """Collect ``results`` behind a tqdm bar; tqdm is only imported when the bar shows."""
+    if progress is False or (progress is None and not sys.stderr.isatty()):
+        return list(results)
+    from tqdm import tqdm
+
+    return list(tqdm(results, total=total, desc=desc, unit="file", dynamic_ncols=True))
+
+
 def run_parallel(fn: Callable[[J], R], jobs: Sequence[J], workers: int | None = None,
                  desc: str = "", progress: bool | None = None) -> list[R]:
     """``[fn(job) for job in jobs]`` on ``workers`` processes (None: all cores; ≤1: inline).
 
     ``progress``: show a tqdm bar (None: only on a terminal).
     """
-    from tqdm import tqdm
-
     jobs = list(jobs)
     count = min(len(jobs), default_workers() if workers is None else int(workers))
-    bar = dict(total=len(jobs), desc=desc, unit="file", disable=None if progress is None
-               else not progress, dynamic_ncols=True)
     if count <= 1:
-        return [fn(job) for job in tqdm(jobs, **bar)]
+        return _progress(map(fn, jobs), len(jobs), desc, progress)
     # fork: workers inherit the imported modules, start in milliseconds, and plain scripts and
     # notebooks need no `if __name__ == "__main__"` guard.
     with mp.get_context("fork").Pool(count, initializer=_init_worker) as pool:
-        results: Iterable[R] = pool.imap(fn, jobs, chunksize=1)
-        return list(tqdm(results, **bar))
+        return _progress(pool.imap(fn, jobs, chunksize=1), len(jobs), desc, progress)

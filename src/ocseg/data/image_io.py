@@ -5,7 +5,9 @@ Images are read by OpenCV in BGR order, as the original project does; label maps
 unchanged (8 or 16 bit). Palette PNGs (PASCAL/Mapillary style, and the colour images ocseg
 writes) are read as their palette indices, which is what their pixels mean, not as the colours
 OpenCV would expand them to; a PNG's header says whether it is one, so it is decoded once.
-Label PNGs are written atomically, palette PNGs with their palette, all with fast zlib settings.
+Label PNGs are written atomically, palette PNGs with their palette. The common PNG layouts are
+decoded and encoded by :mod:`ocseg.data.png` (zlib-ng, vectorised row filters), the rest by
+OpenCV / Pillow.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import cv2
 import numpy as np
 
 from ocseg.atomic import atomic_path
+from ocseg.data.png import decode_png, encode_png
 from ocseg.errors import OcsegError
 
 __all__ = ["IMAGE_EXTENSIONS", "CorruptFileError", "list_images", "read_image", "read_label",
@@ -28,8 +31,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_PALETTE = 3  # IHDR colour type of indexed PNGs
-# zlib level 1 without row filters: several times faster to write and to read back than the
-# defaults, for label maps that compress well anyway.
+# for what ocseg.data.png does not encode: zlib level 1 without row filters, several times
+# faster to write and to read back than the defaults, for label maps that compress well anyway
 _PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE] \
     if hasattr(cv2, "IMWRITE_PNG_FILTER") else [cv2.IMWRITE_PNG_COMPRESSION, 1]
 
@@ -72,6 +75,9 @@ def _is_palette_png(data: bytes) -> bool:
 def _decode_label(path: Path) -> tuple[np.ndarray | None, list[int] | None]:
     """The stored values (None when they cannot be decoded) and, for palette PNGs, the palette."""
     data = path.read_bytes()
+    decoded = decode_png(data)
+    if decoded is not None:
+        return decoded
     if _is_palette_png(data):
         from PIL import Image
 
@@ -154,9 +160,13 @@ def write_label_png(path: str | Path, label: np.ndarray,
                     palette: Sequence[int] | Sequence[Sequence[int]] | None = None) -> None:
     """Write a label map (8/16-bit ids, or H×W×3 BGR) as PNG, atomically; with ``palette`` as
     a palette PNG of its uint8 indices."""
+    flat = None if palette is None else _flat_palette(palette)
+    data = encode_png(label, flat)
     with atomic_path(path, suffix=".png") as tmp:
-        if palette is not None:
-            palette_image(label, palette).save(tmp, format="PNG", compress_level=1)
+        if data is not None:
+            tmp.write_bytes(data)
+        elif flat is not None:
+            palette_image(label, flat).save(tmp, format="PNG", compress_level=1)
         elif not cv2.imwrite(str(tmp), label, _PNG_FAST):
             raise OSError(f"could not write '{path}'")
 
