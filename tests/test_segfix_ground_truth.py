@@ -50,7 +50,8 @@ def _encode(depth_map: np.ndarray, dir_map: np.ndarray) -> tuple[np.ndarray, np.
     return depth_map.astype(np.uint8), (deg / 2).astype(np.uint8)
 
 
-def reference_semantic(train_label: np.ndarray, num_classes: int):
+def reference_semantic(train_label: np.ndarray, num_classes: int, vectors: bool = False):
+    """(depth, dir_deg) — and the float32 direction vectors with ``vectors`` — of the original."""
     labelmap = train_label.astype(np.uint16) + 1  # ignore 255 → 256: never a class
     depth_map = np.zeros(labelmap.shape, np.float32)
     dir_map = np.zeros((*labelmap.shape, 2), np.float32)
@@ -63,7 +64,7 @@ def reference_semantic(train_label: np.ndarray, num_classes: int):
         dir_i = _direction_of(depth_i)
         dir_i[mask == 0, :] = 0
         dir_map += dir_i
-    return _encode(depth_map, dir_map)
+    return (*_encode(depth_map, dir_map), dir_map) if vectors else _encode(depth_map, dir_map)
 
 
 def reference_instance(ids: np.ndarray, label_ids):
@@ -281,3 +282,62 @@ def test_label_table_comes_from_the_dataset(tmp_path, dataset, extra, expected):
     cfg = compose("segfix_ground_truth", [f"dataset={dataset}", f"dataset.root={tmp_path}",
                                           "input=x", "output=y", *extra])
     assert dataset_label_ids(cfg.dataset) == expected
+
+
+# --- exactness on held-out maps ------------------------------------------------------------
+def assert_same_up_to_accumulation_order(ours, depth, dir_deg, vectors):
+    """What README promises: identical ``depth``; ``dir_deg`` equal except one truncation step
+    (±1; 0 ↔ 180 at ±180°, the same direction) where the exact angle sits on a 2° truncation
+    boundary, which a float32 sum in another order can land on either side of; identical
+    8-direction training bins."""
+    np.testing.assert_array_equal(ours.depth, depth)
+    diff = ours.dir_deg.astype(int) - dir_deg.astype(int)
+    ys, xs = np.nonzero(diff)
+    if ys.size:
+        exact = (np.degrees(np.arctan2(vectors[ys, xs, 0].astype(np.float64),
+                                       vectors[ys, xs, 1].astype(np.float64))) + 180) / 2
+        on_boundary = np.abs(exact - np.round(exact)) < 1e-4
+        one_step = (np.abs(diff[ys, xs]) == 1) | (np.abs(diff[ys, xs]) == 180)
+        bad = ~(on_boundary & one_step)
+        assert not bad.any(), (f"{int(bad.sum())} dir_deg differences off the truncation "
+                               f"boundaries, e.g. at {(ys[bad][0], xs[bad][0])}")
+    reference_angle = dir_deg.astype(np.float32) * 2 - 180
+    np.testing.assert_array_equal(angle_to_bin(ours.angle), angle_to_bin(reference_angle))
+
+
+def test_the_exactness_check_can_fail():
+    label = _square_scene()
+    ours = semantic_ground_truth(label, 3)
+    depth, dir_deg, vectors = reference_semantic(label, 3, vectors=True)
+    assert_same_up_to_accumulation_order(ours, depth, dir_deg, vectors)
+    # (4, 9), just above the square, points straight up: x component exactly 0, −90°, dir_deg
+    # (−90 + 180) / 2 = 45 exactly; an x of −1e-7 (another summation order) truncates to 44
+    assert dir_deg[4, 9] == 45 and vectors[4, 9, 1] == 0
+    flipped = dir_deg.copy()
+    flipped[4, 9] = 44
+    assert_same_up_to_accumulation_order(ours, depth, flipped, vectors)
+    off_boundary = dir_deg.copy()
+    off_boundary[5, 5] += 1  # 45°: not a truncation boundary
+    with pytest.raises(AssertionError, match="off the truncation boundaries"):
+        assert_same_up_to_accumulation_order(ours, depth, off_boundary, vectors)
+    deeper = depth.copy()
+    deeper[7, 7] += 1
+    with pytest.raises(AssertionError):
+        assert_same_up_to_accumulation_order(ours, deeper, dir_deg, vectors)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 12])
+def test_held_out_maps_match_up_to_accumulation_order(seed):
+    """Street scenes and random maps the generator was not tuned on, at 512×1024 (the
+    original's whole-image conv2d and ocseg's per-component crops may sum in other orders)."""
+    from ocseg.data.synthetic_city import render_scene
+
+    _, label_ids, _ = render_scene(512, 1024, seed=seed)
+    lut = np.full(256, 255, np.uint8)
+    lut[CITYSCAPES_IDS] = np.arange(19)
+    ours = label_to_ground_truth(label_ids, "semantic", CITYSCAPES_IDS)
+    assert_same_up_to_accumulation_order(ours, *reference_semantic(lut[label_ids], 19, vectors=True))
+    label = _random_map(np.random.RandomState(seed), 512, 1024, 19, 29).astype(np.uint8)
+    ours = semantic_ground_truth(label, 19)
+    assert_same_up_to_accumulation_order(ours, *reference_semantic(label, 19, vectors=True))
