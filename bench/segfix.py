@@ -33,12 +33,12 @@ from scipy.ndimage import distance_transform_edt
 
 from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 from ocseg.data.synthetic_city import render_scene
-from ocseg.segfix.directions import angle_to_bin, bin_to_offset
-from ocseg.segfix.ground_truth import generate_ground_truth, label_to_ground_truth
-from ocseg.segfix.gt_io import read_ground_truth
-from ocseg.segfix.offsets_io import write_offsets
-from ocseg.segfix.parallel import default_workers
-from ocseg.segfix.refine_files import refine_folder
+from ocseg.segfix.encoding.directions import angle_to_bin, bin_to_offset
+from ocseg.segfix.ground_truth.generate import generate_ground_truth, label_to_ground_truth
+from ocseg.segfix.ground_truth.files import read_ground_truth
+from ocseg.segfix.offsets.files import write_offsets
+from ocseg.parallel import default_workers
+from ocseg.segfix.refinement.folder import refine_folder
 
 IDS = CITYSCAPES_TRAIN_IDS
 

@@ -1,12 +1,11 @@
 """The original SegFix ground truth for a folder of labels (``python -m ocseg.segfix.ground_truth``
-runs it from the command line): writes ``<output>/<stem>.mat`` (``dir_deg``, ``depth``, ``deg_reduce``) for every ``<stem>.png``
-matched by ``glob`` under ``input``, as the original's ``dt_offset_generator.py`` (semantic:
-label ids → train ids, classes with ≥ 100 pixels) and ``instance_dt_offset_generator.py``
-(instance: 16-bit instanceIds, every segment) write them: identical ``depth``, identical
-``dir_deg`` except ±1 where an angle sits exactly on a 2° truncation boundary (see
-:mod:`~ocseg.segfix.encoding.distance_direction`). The dataset
-config supplies the label table. Files are processed in parallel; each ``.mat`` is written
-atomically.
+runs it from the command line): writes ``<output>/<stem>.mat`` (``dir_deg``, ``depth``,
+``deg_reduce``) for every ``<stem>.png`` matched by ``glob`` under ``input``, as the original's
+``dt_offset_generator.py`` (semantic: label ids → train ids, classes with ≥ 100 pixels) and
+``instance_dt_offset_generator.py`` (instance: 16-bit instanceIds, every segment) write them:
+identical ``depth``, identical ``dir_deg`` except ±1 where an angle sits exactly on a 2°
+truncation boundary (see :mod:`~ocseg.segfix.encoding.distance_direction`). The dataset config
+supplies the label table. Files are processed in parallel; each ``.mat`` is written atomically.
 """
 
 from __future__ import annotations
