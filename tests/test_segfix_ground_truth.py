@@ -1,5 +1,6 @@
-"""SegFix ground truth: hand-checked geometry, bit-identity with a plain re-statement of the
-original generators, the .mat layout and the command line."""
+"""SegFix ground truth: hand-checked geometry, identity with a plain re-statement of the original
+generators (tests/segfix_original.py; on held-out maps up to the accumulation order at exact
+truncation boundaries), the .mat layout and the command line."""
 
 from __future__ import annotations
 
@@ -10,10 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-import torch
-import torch.nn.functional as F
 from PIL import Image
-from scipy.ndimage import distance_transform_edt
 
 from ocseg.errors import OcsegError
 from ocseg.segfix.encoding.directions import angle_to_bin
@@ -22,67 +20,9 @@ from ocseg.segfix.encoding.distance_direction import (
 )
 from ocseg.segfix.ground_truth.generate import generate_ground_truth, label_to_ground_truth
 from ocseg.segfix.ground_truth.files import read_ground_truth, write_ground_truth
+from segfix_original import CITYSCAPES_IDS, original_kernel, reference_instance, reference_semantic
 
 REPO = Path(__file__).resolve().parents[1]
-CITYSCAPES_IDS = [7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33]
-
-
-# --- the original generators, re-stated plainly (whole image, one segment at a time) --------
-def _original_kernel() -> torch.Tensor:
-    k = np.zeros((2, 5, 5))
-    for j in range(5):
-        for i in range(5):
-            dj, di = j - 2, i - 2
-            if dj or di:
-                k[0, j, i] = dj / float(di * di + dj * dj)
-                k[1, j, i] = di / float(di * di + dj * dj)
-    return torch.from_numpy(k).float().view(2, 1, 5, 5)
-
-
-def _direction_of(depth_i: np.ndarray) -> np.ndarray:
-    x = torch.from_numpy(depth_i).float().view(1, 1, *depth_i.shape)
-    return F.conv2d(x, _original_kernel(), padding=2).squeeze(0).permute(1, 2, 0).numpy()
-
-
-def _encode(depth_map: np.ndarray, dir_map: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    depth_map[depth_map > 250] = 250
-    deg = np.degrees(np.arctan2(dir_map[:, :, 0], dir_map[:, :, 1])) + 180
-    return depth_map.astype(np.uint8), (deg / 2).astype(np.uint8)
-
-
-def reference_semantic(train_label: np.ndarray, num_classes: int, vectors: bool = False):
-    """(depth, dir_deg) — and the float32 direction vectors with ``vectors`` — of the original."""
-    labelmap = train_label.astype(np.uint16) + 1  # ignore 255 → 256: never a class
-    depth_map = np.zeros(labelmap.shape, np.float32)
-    dir_map = np.zeros((*labelmap.shape, 2), np.float32)
-    for cls in range(1, num_classes + 1):
-        mask = (labelmap == cls).astype(np.uint16)
-        if mask.sum() < 100:
-            continue
-        depth_i = distance_transform_edt(mask)
-        depth_map += depth_i
-        dir_i = _direction_of(depth_i)
-        dir_i[mask == 0, :] = 0
-        dir_map += dir_i
-    return (*_encode(depth_map, dir_map), dir_map) if vectors else _encode(depth_map, dir_map)
-
-
-def reference_instance(ids: np.ndarray, label_ids):
-    labelmap = ids.astype(np.int64).copy()
-    for v in set(range(256)) - set(label_ids):
-        labelmap[labelmap == v] = 255
-    depth_map = np.zeros(labelmap.shape)
-    dir_map = np.zeros((*labelmap.shape, 2))
-    for v in np.unique(labelmap):
-        mask = (labelmap == v).astype(np.uint8)
-        depth_i = distance_transform_edt(mask)
-        depth_map[mask == 1] = depth_i[mask == 1]
-        dir_i = _direction_of(depth_i)
-        dir_i[mask == 0, :] = 0
-        dir_map += dir_i
-    return _encode(depth_map, dir_map)
-
-
 def _square_scene() -> np.ndarray:
     """20×20: class 0 around a 10×10 square of class 1 (rows/cols 5..14) and a 3×3 blob of
     class 2 (9 px, under the 100-pixel threshold) at rows 16..18, cols 1..3."""
@@ -178,7 +118,7 @@ def test_bit_identical_on_a_street_scene():
 
 
 def test_kernel_is_the_originals():
-    np.testing.assert_array_equal(direction_kernel().numpy(), _original_kernel().numpy())
+    np.testing.assert_array_equal(direction_kernel().numpy(), original_kernel().numpy())
     k = direction_kernel()[:, 0]
     assert k[0, 0, 2].item() == pytest.approx(-0.5) and k[1, 2, 4].item() == pytest.approx(0.5)
 

@@ -1,6 +1,7 @@
-"""The fast ``.mat`` reader of SegFix offsets (ocseg.segfix.offsets.matfile): the same arrays
+"""The ``.mat`` IO of SegFix files (ocseg.matfile): the fast reader gives the same arrays
 as ``scipy.io.loadmat`` for every storage type, byte layout and file shape offset files come in,
-and None (the scipy fallback) for everything else, so ``read_offsets`` results never change."""
+and None (the scipy fallback) for everything else, so ``read_offsets`` results never change;
+written files read back with scipy."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import scipy.io
 
 from ocseg.segfix.offsets.files import SparseOffsets, read_offsets, write_offsets
-from ocseg.segfix.offsets.matfile import read_int8_array
+from ocseg.matfile import read_int8_array
 
 
 def _offsets(rng, height=37, width=53, dtype=np.int32) -> np.ndarray:
@@ -62,3 +63,21 @@ def test_anything_else_is_left_to_scipy(tmp_path):
     assert read_int8_array(_mat({"mat": _offsets(rng).astype(complex)}), "mat") is None
     truncated = _mat({"mat": _offsets(rng)}, do_compression=True)[:-40]
     assert read_int8_array(truncated, "mat") is None
+
+
+def test_written_files_read_back_with_scipy(tmp_path):
+    from ocseg.matfile import write_mat
+
+    rng = np.random.RandomState(3)
+    off = _offsets(rng)
+    depth = rng.randint(0, 251, size=(9, 13)).astype(np.uint8)
+    write_mat(tmp_path / "a.mat", {"mat": off, "depth": depth, "deg_reduce": 2,
+                                   "row": np.array([1.5, -2.0])})
+    back = scipy.io.loadmat(tmp_path / "a.mat")
+    assert back["mat"].dtype == np.int32 and back["depth"].dtype == np.uint8
+    np.testing.assert_array_equal(back["mat"], off)
+    np.testing.assert_array_equal(back["depth"], depth)
+    assert back["deg_reduce"].tolist() == [[2]] and back["row"].tolist() == [[1.5, -2.0]]
+    np.testing.assert_array_equal(read_int8_array(tmp_path / "a.mat", "mat"), off)
+    with pytest.raises(TypeError, match="real numeric"):
+        write_mat(tmp_path / "b.mat", {"x": np.array(["text"])})

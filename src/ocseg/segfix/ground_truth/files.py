@@ -11,6 +11,7 @@ import scipy.io
 
 from ocseg.atomic import atomic_path
 from ocseg.errors import OcsegError
+from ocseg.matfile import write_mat
 from ocseg.segfix.encoding.distance_direction import DTOffsets
 
 __all__ = ["write_ground_truth", "read_ground_truth"]
@@ -19,8 +20,7 @@ __all__ = ["write_ground_truth", "read_ground_truth"]
 def write_ground_truth(path: str | Path, gt: DTOffsets) -> None:
     """Write ``<path>.mat`` as the original (compressed; ``deg_reduce`` a 1×1 int), atomically."""
     with atomic_path(path, suffix=".mat") as tmp:
-        scipy.io.savemat(str(tmp), {"dir_deg": gt.dir_deg, "depth": gt.depth,
-                                    "deg_reduce": gt.deg_reduce}, do_compression=True)
+        write_mat(tmp, {"dir_deg": gt.dir_deg, "depth": gt.depth, "deg_reduce": gt.deg_reduce})
 
 
 def read_ground_truth(path: str | Path) -> DTOffsets:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ocseg.atomic import atomic_path
 from ocseg.errors import OcsegError
-from ocseg.segfix.offsets.matfile import read_int8_array
+from ocseg.matfile import read_int8_array, write_mat
 
 __all__ = ["OFFSET_SUFFIXES", "SparseOffsets", "read_offsets", "write_offsets"]
 
@@ -146,10 +146,8 @@ def write_offsets(path: str | Path, offsets: SparseOffsets | np.ndarray,
     if suffix == ".mat":
         if mat_dtype is not None and np.dtype(mat_dtype).kind != "i":
             raise ValueError(f"mat_dtype must be a signed integer type, got {mat_dtype!r}")
-        import scipy.io
-
         with atomic_path(p, suffix=".mat") as tmp:
-            scipy.io.savemat(str(tmp), {"mat": sparse.dense(mat_dtype)}, do_compression=True)
+            write_mat(tmp, {"mat": sparse.dense(mat_dtype)})
         return
     if suffix != ".npz":
         raise ValueError(f"offset files are .mat or .npz, not '{p.suffix}'")
