@@ -11,7 +11,7 @@ The package is grouped by pipeline stage; a stage imports only the stages listed
   every augmented label (``conf/task/segfix*.yaml``), the boundary / direction labels the loss
   (``ocseg.losses.segfix``) and the metrics share, and the validation scores.
 * **3. offsets** (``offsets.prediction``, ``offsets.module``, ``offsets.files``,
-  ``offsets.matfile``, ``offsets.store``, ``offsets.preview``): predicting offsets with a
+  ``offsets.store``, ``offsets.preview``): predicting offsets with a
   SegFix network under Lightning (``predict_offsets.py``), the ``.mat`` / ``.npz`` files,
   finding a label's file in a folder or ``.zip``, and a preview picture.
 * **4. refinement** (``refinement.gather``, ``refinement.folder``, ``refinement.chained``):
@@ -19,5 +19,6 @@ The package is grouped by pipeline stage; a stage imports only the stages listed
   that refines inside ``eval.py segfix.offsets=``.
 
 ``network`` loads a SegFix checkpoint for offset prediction. Worker processes come from
-:mod:`ocseg.parallel`; label PNGs are read and written by :mod:`ocseg.data.image_io`.
+:mod:`ocseg.parallel`, ``.mat`` files are read and written by :mod:`ocseg.matfile`, label PNGs by
+:mod:`ocseg.data.image_io`.
 """

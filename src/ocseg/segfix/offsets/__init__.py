@@ -5,8 +5,7 @@
 * :mod:`~ocseg.segfix.offsets.module` — the LightningModule that ``predict_offsets.py`` runs
   under ``trainer.test`` (devices, DDP, precision, progress bar);
 * :mod:`~ocseg.segfix.offsets.files` — ``.mat`` (the original's) and ``.npz`` (ocseg compact)
-  read / write, as ``SparseOffsets``; :mod:`~ocseg.segfix.offsets.matfile` reads a ``.mat``
-  array's non-zero entries fast;
+  read / write, as ``SparseOffsets`` (``.mat`` through :mod:`ocseg.matfile`);
 * :mod:`~ocseg.segfix.offsets.store` — finding a label's offset file in a folder or ``.zip``;
 * :mod:`~ocseg.segfix.offsets.preview` — a colour picture of offsets.
 """
