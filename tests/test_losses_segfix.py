@@ -9,7 +9,7 @@ import torch
 from loss_references import IGNORE, bilinear_align_corners, direction_bin, weighted_ce
 from ocseg.errors import OcsegError
 from ocseg.losses import SegFixLoss
-from ocseg.losses.segfix import direction_target
+from ocseg.segfix.training.targets import direction_target
 
 LABEL = np.array([[0, 0, 1, 1],
                   [0, 0, 1, 255],
@@ -98,14 +98,14 @@ def test_direction_bins_on_bin_edges_follow_the_original():
     expected = [0, 0, 1, 1, 2, 3, 4, 4, 5, 5, 6, 7, 0, 0]
     angle = torch.tensor(angles, dtype=torch.float32)[None]
     label = torch.zeros_like(angle, dtype=torch.long)
-    got = direction_target(label, angle, torch.ones_like(label, dtype=torch.bool), IGNORE)
+    got = direction_target(angle, label, IGNORE, supervised=torch.ones_like(label, dtype=torch.bool))
     assert got[0].tolist() == expected
     assert direction_bin(np.array(angles)).tolist() == expected  # the test's own formula agrees
     # not supervised (no predicted boundary) or ignored label → ignore
     label[0, 0] = IGNORE
     supervised = torch.ones_like(label, dtype=torch.bool)
     supervised[0, 1] = False
-    got = direction_target(label, angle, supervised, IGNORE)
+    got = direction_target(angle, label, IGNORE, supervised=supervised)
     assert got[0, :2].tolist() == [IGNORE, IGNORE] and got[0, 2:].tolist() == expected[2:]
 
 

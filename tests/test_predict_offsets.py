@@ -17,8 +17,8 @@ from conftest import TINY, compose
 from ocseg.checkpoints import load_network, save_network
 from ocseg.errors import OcsegError
 from ocseg.models.cards import CARDS
-from ocseg.segfix.offset_prediction import OffsetPredictor, offsets_from_outputs, original_stride
-from ocseg.segfix.offsets_io import read_offsets
+from ocseg.segfix.offsets.prediction import OffsetPredictor, offsets_from_outputs, original_stride
+from ocseg.segfix.offsets.files import read_offsets
 from ocseg.tasks.predict_offsets import predict_offsets
 
 GENERATOR = [o for o in TINY if o.startswith("dataset.generator.")]
@@ -237,3 +237,41 @@ def test_checkpoint_checks(tmp_path, synthetic_root, segfix_ckpt):
     with pytest.raises(OcsegError, match="unknown format"):
         predict_offsets(offsets_cfg(out, segfix_ckpt, "format=png", root=synthetic_root))
     assert not out.exists() or not any(out.glob("*.mat"))
+
+
+# ---- under Lightning ------------------------------------------------------------------------
+@pytest.mark.slow
+def test_ddp_processes_share_the_images_without_duplicates(tmp_path, synthetic_root, segfix_ckpt):
+    """trainer=ddp_cpu (2 spawned processes): each image is predicted by one process (the
+    summary's count is summed over the processes), and the files equal a single-process run's."""
+    single, multi = tmp_path / "single", tmp_path / "ddp"
+    one = predict_offsets(offsets_cfg(single, segfix_ckpt, "format=npz", "predictor.mode=whole",
+                                      root=synthetic_root))
+    two = predict_offsets(offsets_cfg(multi, segfix_ckpt, "format=npz", "predictor.mode=whole",
+                                      "trainer=ddp_cpu", root=synthetic_root))
+    assert two["predicted"] == one["predicted"] == 4
+    assert two["moved_fraction"] == pytest.approx(one["moved_fraction"], rel=1e-6)
+    files = sorted(p.name for p in single.glob("*.npz"))
+    assert sorted(p.name for p in multi.glob("*.npz")) == files
+    for name in files:
+        a, b = read_offsets(single / name), read_offsets(multi / name)
+        np.testing.assert_array_equal(a.dense(), b.dense())
+
+
+def test_trainer_precision_applies(tmp_path, synthetic_root, segfix_ckpt, monkeypatch):
+    """trainer.precision reaches the network: bf16-mixed runs it under autocast."""
+    from ocseg.segfix.offsets.module import OffsetPredictionModule
+
+    seen = []
+    original = OffsetPredictionModule.test_step
+
+    def spy(self, item, batch_idx):
+        seen.append(torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None)
+        return original(self, item, batch_idx)
+
+    monkeypatch.setattr(OffsetPredictionModule, "test_step", spy)
+    out = tmp_path / "bf16"
+    summary = predict_offsets(offsets_cfg(out, segfix_ckpt, "format=npz", "predictor.mode=whole",
+                                          "trainer.precision=bf16-mixed", root=synthetic_root))
+    assert summary["predicted"] == 4 and seen == [torch.bfloat16] * 4
+    assert len(list(out.glob("*.npz"))) == 4

@@ -13,10 +13,10 @@ import scipy.io
 from PIL import Image
 
 from ocseg.errors import OcsegError
-from ocseg.segfix.offset_store import OffsetStore, match_key
-from ocseg.segfix.offsets_io import SparseOffsets, read_offsets, write_offsets
-from ocseg.segfix.refine import refine_labels, refine_masks
-from ocseg.segfix.refine_files import refine_folder
+from ocseg.segfix.offsets.store import OffsetStore, match_key
+from ocseg.segfix.offsets.files import SparseOffsets, read_offsets, write_offsets
+from ocseg.segfix.refinement.gather import refine_labels, refine_masks
+from ocseg.segfix.refinement.folder import refine_folder
 
 
 def _random_offsets(rng, h, w, density=0.3):
@@ -186,8 +186,8 @@ def test_refine_task_scores_before_and_after(tmp_path, synthetic_root):
     from conftest import compose
 
     from ocseg.data.cityscapes import cityscapes_samples
-    from ocseg.segfix.directions import angle_to_bin, bin_to_offset
-    from ocseg.segfix.ground_truth import label_to_ground_truth
+    from ocseg.segfix.encoding.directions import angle_to_bin, bin_to_offset
+    from ocseg.segfix.ground_truth.generate import label_to_ground_truth
     from ocseg.tasks.refine import refine
     from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 
@@ -229,3 +229,16 @@ def test_refine_entry_point_reports_one_line_errors(tmp_path):
     assert done.stderr.strip() == (f"error: offsets not found: '{tmp_path / 'none'}' is neither a "
                                    "folder nor a .zip archive; set offsets=<folder or .zip of "
                                    "offset files>")
+
+
+def test_refine_starts_without_lightning_torchmetrics_or_torch():
+    """refine.py's imports (hydra, the CLI wrapper, the task) load no heavy library: its start-up
+    costs less than ``import torch``. Scoring (split=) imports what it needs when it runs."""
+    import subprocess
+    import sys
+
+    code = ("import sys, hydra, ocseg.cli, ocseg.tasks.refine; "
+            "print(sorted(m for m in ('lightning', 'torchmetrics', 'torch', 'scipy.io', 'tqdm') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

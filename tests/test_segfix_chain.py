@@ -17,8 +17,8 @@ from ocseg.data.augment import HorizontalFlipSwap
 from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS, Cityscapes
 from ocseg.data.normalize import Normalize
 from ocseg.errors import OcsegError
-from ocseg.segfix.distance_direction import instance_ground_truth
-from ocseg.segfix.offsets_io import write_offsets
+from ocseg.segfix.encoding.distance_direction import instance_ground_truth
+from ocseg.segfix.offsets.files import write_offsets
 from ocseg.tasks.evaluate import evaluate
 from ocseg.tasks.predict_offsets import predict_offsets
 from ocseg.tasks.refine import refine

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ocseg.segfix.directions import DIRECTION_OFFSETS, angle_to_bin, bin_to_offset
+from ocseg.segfix.encoding.directions import DIRECTION_OFFSETS, angle_to_bin, bin_to_offset
 
 EDGE_CASES = [(-180.0, 0), (-157.5, 0), (-157.49, 1), (-112.5, 1), (-112.49, 2), (-90.0, 2),
               (0.0, 4), (22.5, 4), (22.51, 5), (90.0, 6), (157.5, 7), (157.51, 0), (180.0, 0)]

@@ -1,5 +1,6 @@
-"""SegFix ground truth: hand-checked geometry, bit-identity with a plain re-statement of the
-original generators, the .mat layout and the command line."""
+"""SegFix ground truth: hand-checked geometry, identity with a plain re-statement of the original
+generators (tests/segfix_original.py; on held-out maps up to the accumulation order at exact
+truncation boundaries), the .mat layout and the command line."""
 
 from __future__ import annotations
 
@@ -10,78 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-import torch
-import torch.nn.functional as F
 from PIL import Image
-from scipy.ndimage import distance_transform_edt
 
 from ocseg.errors import OcsegError
-from ocseg.segfix.directions import angle_to_bin
-from ocseg.segfix.distance_direction import (
+from ocseg.segfix.encoding.directions import angle_to_bin
+from ocseg.segfix.encoding.distance_direction import (
     direction_kernel, instance_ground_truth, semantic_ground_truth,
 )
-from ocseg.segfix.ground_truth import generate_ground_truth, label_to_ground_truth
-from ocseg.segfix.gt_io import read_ground_truth, write_ground_truth
+from ocseg.segfix.ground_truth.generate import generate_ground_truth, label_to_ground_truth
+from ocseg.segfix.ground_truth.files import read_ground_truth, write_ground_truth
+from segfix_original import CITYSCAPES_IDS, original_kernel, reference_instance, reference_semantic
 
 REPO = Path(__file__).resolve().parents[1]
-CITYSCAPES_IDS = [7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33]
-
-
-# --- the original generators, re-stated plainly (whole image, one segment at a time) --------
-def _original_kernel() -> torch.Tensor:
-    k = np.zeros((2, 5, 5))
-    for j in range(5):
-        for i in range(5):
-            dj, di = j - 2, i - 2
-            if dj or di:
-                k[0, j, i] = dj / float(di * di + dj * dj)
-                k[1, j, i] = di / float(di * di + dj * dj)
-    return torch.from_numpy(k).float().view(2, 1, 5, 5)
-
-
-def _direction_of(depth_i: np.ndarray) -> np.ndarray:
-    x = torch.from_numpy(depth_i).float().view(1, 1, *depth_i.shape)
-    return F.conv2d(x, _original_kernel(), padding=2).squeeze(0).permute(1, 2, 0).numpy()
-
-
-def _encode(depth_map: np.ndarray, dir_map: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    depth_map[depth_map > 250] = 250
-    deg = np.degrees(np.arctan2(dir_map[:, :, 0], dir_map[:, :, 1])) + 180
-    return depth_map.astype(np.uint8), (deg / 2).astype(np.uint8)
-
-
-def reference_semantic(train_label: np.ndarray, num_classes: int):
-    labelmap = train_label.astype(np.uint16) + 1  # ignore 255 → 256: never a class
-    depth_map = np.zeros(labelmap.shape, np.float32)
-    dir_map = np.zeros((*labelmap.shape, 2), np.float32)
-    for cls in range(1, num_classes + 1):
-        mask = (labelmap == cls).astype(np.uint16)
-        if mask.sum() < 100:
-            continue
-        depth_i = distance_transform_edt(mask)
-        depth_map += depth_i
-        dir_i = _direction_of(depth_i)
-        dir_i[mask == 0, :] = 0
-        dir_map += dir_i
-    return _encode(depth_map, dir_map)
-
-
-def reference_instance(ids: np.ndarray, label_ids):
-    labelmap = ids.astype(np.int64).copy()
-    for v in set(range(256)) - set(label_ids):
-        labelmap[labelmap == v] = 255
-    depth_map = np.zeros(labelmap.shape)
-    dir_map = np.zeros((*labelmap.shape, 2))
-    for v in np.unique(labelmap):
-        mask = (labelmap == v).astype(np.uint8)
-        depth_i = distance_transform_edt(mask)
-        depth_map[mask == 1] = depth_i[mask == 1]
-        dir_i = _direction_of(depth_i)
-        dir_i[mask == 0, :] = 0
-        dir_map += dir_i
-    return _encode(depth_map, dir_map)
-
-
 def _square_scene() -> np.ndarray:
     """20×20: class 0 around a 10×10 square of class 1 (rows/cols 5..14) and a 3×3 blob of
     class 2 (9 px, under the 100-pixel threshold) at rows 16..18, cols 1..3."""
@@ -177,7 +118,7 @@ def test_bit_identical_on_a_street_scene():
 
 
 def test_kernel_is_the_originals():
-    np.testing.assert_array_equal(direction_kernel().numpy(), _original_kernel().numpy())
+    np.testing.assert_array_equal(direction_kernel().numpy(), original_kernel().numpy())
     k = direction_kernel()[:, 0]
     assert k[0, 0, 2].item() == pytest.approx(-0.5) and k[1, 2, 4].item() == pytest.approx(0.5)
 
@@ -236,7 +177,7 @@ def test_generate_errors_are_one_line(tmp_path):
     with pytest.raises(OcsegError, match="no PNG files"):
         generate_ground_truth(tmp_path / "in", tmp_path / "o", "semantic", CITYSCAPES_IDS)
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "in" / "x_color.png")
-    with pytest.raises(OcsegError, match="RGB image"):
+    with pytest.raises(OcsegError, match="colour image"):
         generate_ground_truth(tmp_path / "in", tmp_path / "o", "semantic", CITYSCAPES_IDS,
                               progress=False)
     with pytest.raises(OcsegError, match="unknown kind"):
@@ -273,7 +214,7 @@ def test_command_line(tmp_path):
 def test_label_table_comes_from_the_dataset(tmp_path, dataset, extra, expected):
     """``dataset=`` gives the ids the label files hold: a folder's classes.yaml id_map too."""
     from conftest import compose
-    from ocseg.segfix.ground_truth import dataset_label_ids
+    from ocseg.segfix.ground_truth.generate import dataset_label_ids
 
     if extra == ["classes.yaml"]:
         (tmp_path / "classes.yaml").write_text("names: [bg, cat, dog]\nid_map: {0: 0, 1: 1, 7: 2}\n")
@@ -281,3 +222,62 @@ def test_label_table_comes_from_the_dataset(tmp_path, dataset, extra, expected):
     cfg = compose("segfix_ground_truth", [f"dataset={dataset}", f"dataset.root={tmp_path}",
                                           "input=x", "output=y", *extra])
     assert dataset_label_ids(cfg.dataset) == expected
+
+
+# --- exactness on held-out maps ------------------------------------------------------------
+def assert_same_up_to_accumulation_order(ours, depth, dir_deg, vectors):
+    """What README promises: identical ``depth``; ``dir_deg`` equal except one truncation step
+    (±1; 0 ↔ 180 at ±180°, the same direction) where the exact angle sits on a 2° truncation
+    boundary, which a float32 sum in another order can land on either side of; identical
+    8-direction training bins."""
+    np.testing.assert_array_equal(ours.depth, depth)
+    diff = ours.dir_deg.astype(int) - dir_deg.astype(int)
+    ys, xs = np.nonzero(diff)
+    if ys.size:
+        exact = (np.degrees(np.arctan2(vectors[ys, xs, 0].astype(np.float64),
+                                       vectors[ys, xs, 1].astype(np.float64))) + 180) / 2
+        on_boundary = np.abs(exact - np.round(exact)) < 1e-4
+        one_step = (np.abs(diff[ys, xs]) == 1) | (np.abs(diff[ys, xs]) == 180)
+        bad = ~(on_boundary & one_step)
+        assert not bad.any(), (f"{int(bad.sum())} dir_deg differences off the truncation "
+                               f"boundaries, e.g. at {(ys[bad][0], xs[bad][0])}")
+    reference_angle = dir_deg.astype(np.float32) * 2 - 180
+    np.testing.assert_array_equal(angle_to_bin(ours.angle), angle_to_bin(reference_angle))
+
+
+def test_the_exactness_check_can_fail():
+    label = _square_scene()
+    ours = semantic_ground_truth(label, 3)
+    depth, dir_deg, vectors = reference_semantic(label, 3, vectors=True)
+    assert_same_up_to_accumulation_order(ours, depth, dir_deg, vectors)
+    # (4, 9), just above the square, points straight up: x component exactly 0, −90°, dir_deg
+    # (−90 + 180) / 2 = 45 exactly; an x of −1e-7 (another summation order) truncates to 44
+    assert dir_deg[4, 9] == 45 and vectors[4, 9, 1] == 0
+    flipped = dir_deg.copy()
+    flipped[4, 9] = 44
+    assert_same_up_to_accumulation_order(ours, depth, flipped, vectors)
+    off_boundary = dir_deg.copy()
+    off_boundary[5, 5] += 1  # 45°: not a truncation boundary
+    with pytest.raises(AssertionError, match="off the truncation boundaries"):
+        assert_same_up_to_accumulation_order(ours, depth, off_boundary, vectors)
+    deeper = depth.copy()
+    deeper[7, 7] += 1
+    with pytest.raises(AssertionError):
+        assert_same_up_to_accumulation_order(ours, deeper, dir_deg, vectors)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 12])
+def test_held_out_maps_match_up_to_accumulation_order(seed):
+    """Street scenes and random maps the generator was not tuned on, at 512×1024 (the
+    original's whole-image conv2d and ocseg's per-component crops may sum in other orders)."""
+    from ocseg.data.synthetic_city import render_scene
+
+    _, label_ids, _ = render_scene(512, 1024, seed=seed)
+    lut = np.full(256, 255, np.uint8)
+    lut[CITYSCAPES_IDS] = np.arange(19)
+    ours = label_to_ground_truth(label_ids, "semantic", CITYSCAPES_IDS)
+    assert_same_up_to_accumulation_order(ours, *reference_semantic(lut[label_ids], 19, vectors=True))
+    label = _random_map(np.random.RandomState(seed), 512, 1024, 19, 29).astype(np.uint8)
+    ours = semantic_ground_truth(label, 19)
+    assert_same_up_to_accumulation_order(ours, *reference_semantic(label, 19, vectors=True))

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from ocseg.segfix.distance_direction import semantic_ground_truth
-from ocseg.segfix.metrics import SegFixMetrics
-from ocseg.segfix.targets import SegFixTargets, boundary_target, direction_target
+from ocseg.segfix.encoding.distance_direction import semantic_ground_truth
+from ocseg.segfix.training.metrics import SegFixMetrics
+from ocseg.segfix.training.targets import SegFixTargets, boundary_target, direction_target
 
 
 def _label() -> np.ndarray:
@@ -76,3 +76,19 @@ def test_datamodule_batches_carry_consistent_targets(tiny_cfg):
         np.testing.assert_array_equal(batch["angle"][k].numpy(), gt.angle)
     metric = instantiate(cfg.task.metric)()
     assert isinstance(metric, SegFixMetrics)
+
+
+def test_models_and_losses_import_only_the_encoding_and_the_targets():
+    """The layers stay acyclic: ocseg.models needs the direction table, ocseg.losses the target
+    builders; neither pulls in the rest of SegFix (e.g. its network loading, which imports
+    checkpoints, which import models)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ocseg.models, ocseg.losses; print(sorted(m for m in sys.modules "
+            "if m.startswith('ocseg.segfix.')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == str([
+        "ocseg.segfix.encoding", "ocseg.segfix.encoding.directions",
+        "ocseg.segfix.encoding.distance_direction", "ocseg.segfix.training",
+        "ocseg.segfix.training.targets"])

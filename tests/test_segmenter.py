@@ -112,7 +112,7 @@ def test_original_checkpoint_needs_model_and_classes(tmp_path, synthetic_root):
 
 
 def test_segfix_offsets_and_refine(tmp_path, synthetic_root):
-    from ocseg.segfix.offset_prediction import OffsetPredictor
+    from ocseg.segfix.offsets.prediction import OffsetPredictor
 
     cfg = compose("train", [*TINY, "model=segfix_hrnet2x20", "backbone=hrnet_tiny"])
     torch.manual_seed(0)

@@ -125,5 +125,5 @@ def prepare() -> Any:
 
 
 def segfix_ground_truth() -> Any:
-    """``ocseg-segfix-gt``: :func:`ocseg.segfix.ground_truth.run`."""
-    return hydra_app("segfix_ground_truth", "ocseg.segfix.ground_truth:run")
+    """``ocseg-segfix-gt``: :func:`ocseg.segfix.ground_truth.run.run`."""
+    return hydra_app("segfix_ground_truth", "ocseg.segfix.ground_truth.run:run")

@@ -131,7 +131,7 @@ class Segmenter:
         ``predict_offsets.py`` writes: sliding 512×512 windows, stride 170 (``mode="whole"``: one pass)."""
         if self.task not in _SEGFIX_TASKS:
             raise OcsegError(f"this is a {self.task} checkpoint, not SegFix; use predict(image)")
-        from ocseg.segfix.offset_prediction import OffsetPredictor
+        from ocseg.segfix.offsets.prediction import OffsetPredictor
 
         with torch.inference_mode():
             offsets = OffsetPredictor(mode=mode)(self.model, self._input(image, channels)[None])

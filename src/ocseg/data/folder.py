@@ -18,13 +18,12 @@ from typing import Callable
 import numpy as np
 
 from ocseg.data.dataset import Sample, SegmentationDataset
+from ocseg.data.image_io import IMAGE_EXTENSIONS, list_images
 from ocseg.data.label_map import LabelMap
 from ocseg.data.normalize import Normalize
 from ocseg.errors import OcsegError
 
-__all__ = ["FolderDataset", "folder_samples", "IMAGE_EXTENSIONS"]
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+__all__ = ["FolderDataset", "folder_samples"]
 
 
 def _split_dir(root: Path, kind: str, split: str | None) -> Path:
@@ -47,8 +46,7 @@ def folder_samples(root: str | Path, split: str | None, require_labels: bool = T
     if require_labels and not labeled:
         raise OcsegError(f"label folder '{label_dir}' not found; split '{split}' needs a label "
                          f"<name>{label_suffix} for every image")
-    images = sorted(p for p in image_dir.rglob("*")
-                    if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not p.name.startswith("."))
+    images = list_images(image_dir)
     if not images:
         raise OcsegError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under '{image_dir}'")
     samples, seen = [], {}

@@ -6,7 +6,8 @@ lives in :mod:`ocseg.inference`.
 
 from ocseg.evaluation.items import EvaluationItems, collate_items, output_names
 from ocseg.evaluation.module import EvaluationModule
-from ocseg.evaluation.outputs import PredictionWriter, color_image, palette_image
+from ocseg.data.image_io import palette_image
+from ocseg.evaluation.outputs import PredictionWriter, color_image
 from ocseg.evaluation.sampler import ShardSampler
 from ocseg.evaluation.scores import LabelConfusion, metrics_from_confusion
 

@@ -41,7 +41,7 @@ class EvaluationModule(LightningModule):
         metrics_extra: entries added to ``metrics.json`` (split, checkpoint, config, …).
         refine: optional hook applied to every new prediction before it is written and scored
             (chained SegFix). A hook that is an ``nn.Module`` with ``reset()`` and
-            ``report(class_names) -> dict`` (:class:`~ocseg.segfix.chained.ChainedRefinement`)
+            ``report(class_names) -> dict`` (:class:`~ocseg.segfix.refinement.chained.ChainedRefinement`)
             may keep scores of its own; they are reset with the others and added to the metrics.
     """
 

@@ -13,26 +13,13 @@ from typing import Sequence
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from ocseg.atomic import atomic_path, write_png
-from ocseg.data.image_io import read_image, read_label
+from ocseg.data.image_io import read_image, read_label, write_label_png
 from ocseg.data.label_map import LabelMap
 from ocseg.errors import OcsegError
 
-__all__ = ["PredictionWriter", "palette_image", "color_image"]
-
-
-def _palette_bytes(palette: Sequence[Sequence[int]]) -> list[int]:
-    flat = [int(c) for rgb in palette for c in rgb]
-    return flat + [0] * (768 - len(flat))  # unused indices (and ignore, 255) are black
-
-
-def palette_image(train_ids: np.ndarray, palette: Sequence[Sequence[int]]) -> Image.Image:
-    """An indexed ('P') PIL image of a train-id map with the dataset's RGB palette."""
-    image = Image.fromarray(np.asarray(train_ids, dtype=np.uint8), mode="P")
-    image.putpalette(_palette_bytes(palette))
-    return image
+__all__ = ["PredictionWriter", "color_image"]
 
 
 def color_image(train_ids: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:
@@ -73,8 +60,7 @@ class PredictionWriter:
         """Write every requested file of one prediction (H×W train ids), the label file last."""
         train_ids = np.asarray(train_ids)
         if self.save_color:
-            with atomic_path(self.color_path(name)) as tmp:
-                palette_image(train_ids, self.palette).save(tmp, format="PNG")
+            write_label_png(self.color_path(name), train_ids.astype(np.uint8), self.palette)
         if self.save_overlay and image_path is not None:
             image = read_image(image_path)
             blended = cv2.addWeighted(image, 1.0 - self.overlay_alpha,

@@ -8,9 +8,10 @@ import torch
 from ocseg.errors import OcsegError
 from ocseg.losses.base import SegLoss
 from ocseg.losses.pixelwise import full_precision, logits_at, weighted_cross_entropy
-from ocseg.segfix.directions import NUM_DIRECTIONS, angle_to_bin
+from ocseg.segfix.encoding.directions import NUM_DIRECTIONS
+from ocseg.segfix.training.targets import MAX_DISTANCE, boundary_target, direction_target
 
-__all__ = ["SegFixLoss", "inverse_frequency_weights", "boundary_target", "direction_target"]
+__all__ = ["SegFixLoss", "inverse_frequency_weights"]
 
 
 def inverse_frequency_weights(target: torch.Tensor, num_classes: int, ignore_index: int) -> torch.Tensor:
@@ -19,20 +20,6 @@ def inverse_frequency_weights(target: torch.Tensor, num_classes: int, ignore_ind
     binned = torch.where(target == ignore_index, num_classes, target).flatten()
     counts = torch.bincount(binned, minlength=num_classes + 1)[:num_classes].float()
     return 1.0 - counts / counts.sum().clamp_min(1.0)
-
-
-def boundary_target(label: torch.Tensor, distance: torch.Tensor, max_distance: float,
-                    ignore_index: int) -> torch.Tensor:
-    """1 where ``0 ≤ distance ≤ max_distance`` (boundary), 0 elsewhere, ignore where the label is."""
-    boundary = ((distance >= 0) & (distance <= max_distance)).long()
-    return torch.where(label == ignore_index, ignore_index, boundary)
-
-
-def direction_target(label: torch.Tensor, angle: torch.Tensor, supervised: torch.Tensor,
-                     ignore_index: int) -> torch.Tensor:
-    """Direction bin of every pixel where ``supervised`` and the label is not ignore, else ignore."""
-    bins = angle_to_bin(angle, NUM_DIRECTIONS)
-    return torch.where(supervised & (label != ignore_index), bins, ignore_index)
 
 
 class SegFixLoss(SegLoss):
@@ -56,7 +43,7 @@ class SegFixLoss(SegLoss):
     target_keys = ("label", "distance", "angle")
 
     def __init__(self, mask_weight: float = 1.0, direction_weight: float = 1.0,
-                 mask_threshold: float = 0.5, max_distance: float = 5,
+                 mask_threshold: float = 0.5, max_distance: float = MAX_DISTANCE,
                  ignore_index: int = 255) -> None:
         super().__init__()
         self.mask_weight = float(mask_weight)
@@ -81,13 +68,14 @@ class SegFixLoss(SegLoss):
                     f"loss=segfix expects 2 mask and {NUM_DIRECTIONS} direction channels, got "
                     f"{mask_logits.shape[1]} and {direction_logits.shape[1]}"
                 )
-            gt_mask = boundary_target(label, target["distance"], self.max_distance, self.ignore_index)
+            gt_mask = boundary_target(target["distance"], label, self.ignore_index, self.max_distance)
             mask_loss = weighted_cross_entropy(
                 mask_logits, gt_mask, inverse_frequency_weights(gt_mask, 2, self.ignore_index),
                 self.ignore_index)
             with torch.no_grad():
                 predicted_boundary = torch.softmax(mask_logits, dim=1)[:, 1] > self.mask_threshold
-            gt_direction = direction_target(label, target["angle"], predicted_boundary, self.ignore_index)
+            gt_direction = direction_target(target["angle"], label, self.ignore_index,
+                                            supervised=predicted_boundary)
             direction_loss = weighted_cross_entropy(
                 direction_logits, gt_direction,
                 inverse_frequency_weights(gt_direction, NUM_DIRECTIONS, self.ignore_index),

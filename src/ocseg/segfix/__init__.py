@@ -1,6 +1,26 @@
-"""SegFix: boundary offsets ground truth, targets, prediction and label refinement.
+"""SegFix: refining the boundary pixels of any segmentation with predicted offsets.
 
-:func:`refine` refines a label map held in memory; the rest is imported from its module.
+The package is grouped by pipeline stage; a stage imports only the stages listed before it.
+
+* **encoding** (``encoding.directions``, ``encoding.distance_direction``): the 8-direction
+  table and the distance / direction maths. The only part ``ocseg.models`` imports.
+* **1. ground truth files** (``ground_truth.generate``, ``ground_truth.files``; the CLI
+  ``python -m ocseg.segfix.ground_truth`` is ``ground_truth/__main__.py``): the original's
+  ``.mat`` ground truth for a folder of labels.
+* **2. training** (``training.targets``, ``training.metrics``): targets built on the fly from
+  every augmented label (``conf/task/segfix*.yaml``), the boundary / direction labels the loss
+  (``ocseg.losses.segfix``) and the metrics share, and the validation scores.
+* **3. offsets** (``offsets.prediction``, ``offsets.module``, ``offsets.files``,
+  ``offsets.store``, ``offsets.preview``): predicting offsets with a
+  SegFix network under Lightning (``predict_offsets.py``), the ``.mat`` / ``.npz`` files,
+  finding a label's file in a folder or ``.zip``, and a preview picture.
+* **4. refinement** (``refinement.gather``, ``refinement.folder``, ``refinement.chained``):
+  the exact integer gather, a folder of predictions in parallel (``refine.py``), and the hook
+  that refines inside ``eval.py segfix.offsets=``.
+
+:func:`refine` refines a label map held in memory. SegFix checkpoints are loaded by
+:func:`ocseg.checkpoints.load_network`. Worker processes come from :mod:`ocseg.parallel`, ``.mat``
+files are read and written by :mod:`ocseg.matfile`, label PNGs by :mod:`ocseg.data.image_io`.
 """
 
 from __future__ import annotations
@@ -18,7 +38,7 @@ def refine(labels: "np.ndarray", offsets: "np.ndarray", scale: int = 2) -> "np.n
     ``predict_offsets.py`` writes them and :meth:`ocseg.segmenter.Segmenter.predict_offsets`
     returns; ``scale``: 2 for semantic labels, 1 for instance masks (the original's)."""
     # imported here so that importing ocseg.segfix stays cheap
-    from ocseg.segfix.offsets_io import SparseOffsets
-    from ocseg.segfix.refine import refine_labels
+    from ocseg.segfix.offsets.files import SparseOffsets
+    from ocseg.segfix.refinement.gather import refine_labels
 
     return refine_labels(labels, SparseOffsets.from_dense(offsets), scale=scale, source="labels")

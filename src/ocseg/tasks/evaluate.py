@@ -7,7 +7,8 @@ expects, and the test procedure of ``test=ss|ms|sliding``, then runs :class:`Eva
 under a Lightning trainer (devices, DDP, progress bar). Labelled splits get ``metrics.json`` and a
 per-class table; unlabelled ones (``split=test``, a folder of images) get predictions only.
 With ``segfix.offsets=<dir>`` every prediction is SegFix-refined before it is written and scored
-(:class:`~ocseg.segfix.chained.ChainedRefinement`); the unrefined scores are kept for comparison.
+(:class:`~ocseg.segfix.refinement.chained.ChainedRefinement`); the unrefined scores are kept
+for comparison.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from ocseg.checkpoints import load_network
 from ocseg.data.dataset import SegmentationDataset
 from ocseg.errors import OcsegError
 from ocseg.evaluation import EvaluationItems, EvaluationModule, PredictionWriter, output_names
-from ocseg.segfix.chained import ChainedRefinement
-from ocseg.segfix.refine import SEMANTIC_SCALE
+from ocseg.segfix.refinement.chained import ChainedRefinement
+from ocseg.segfix.refinement.gather import SEMANTIC_SCALE
 from ocseg.tasks.refine import scores_table
 
 __all__ = ["evaluate", "build_eval_dataset"]

@@ -3,6 +3,10 @@ ground truth of a dataset split is given; writes ``metrics.json``.
 
 Also the library entry for chaining refinement after prediction (``eval.py segfix.offsets=``):
 :func:`ground_truth_of` and :func:`scores_table` work on any dataset config.
+
+Refinement alone starts fast: this module and what it imports load neither torch nor Lightning
+nor torchmetrics (``tests/test_refine.py`` checks it); scoring (``split=``) imports the
+dataset, the metrics and rich's table when it runs.
 """
 
 from __future__ import annotations
@@ -11,17 +15,12 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
-from rich.console import Console
-from rich.table import Table
 
 from ocseg.atomic import write_json
 from ocseg.errors import OcsegError
-from ocseg.metrics.confusion import scores_from_confusion
-from ocseg.segfix.offset_store import match_key
-from ocseg.segfix.refine_files import Evaluation, refine_folder
+from ocseg.segfix.offsets.store import match_key
+from ocseg.segfix.refinement.folder import Evaluation, refine_folder
 
 __all__ = ["refine", "ground_truth_of", "scores_table"]
 
@@ -31,6 +30,8 @@ _SPLIT_SETS = {"train": "train_set", "val": "val_set", "test": "test_set"}
 def ground_truth_of(cfg: DictConfig, split: str, pred_ids: str = "original",
                     bound_th: float = 0.00088) -> tuple[dict[str, Path], Evaluation]:
     """Label files of ``dataset.<split>`` by match key, and how to score against them."""
+    from hydra.utils import instantiate
+
     if split not in _SPLIT_SETS:
         raise OcsegError(f"unknown split={split!r}; use one of {sorted(_SPLIT_SETS)}")
     if pred_ids not in ("original", "train"):
@@ -52,6 +53,10 @@ def ground_truth_of(cfg: DictConfig, split: str, pred_ids: str = "original",
 
 
 def _stage_metrics(stage: dict, class_names: list[str]) -> dict:
+    import torch
+
+    from ocseg.metrics.confusion import scores_from_confusion
+
     scores = scores_from_confusion(torch.from_numpy(stage["confmat"]))
 
     def num(v) -> float | None:
@@ -67,8 +72,11 @@ def _stage_metrics(stage: dict, class_names: list[str]) -> dict:
     }
 
 
-def scores_table(before: dict, after: dict, title: str) -> Table:
-    """mIoU / pixel accuracy / boundary F before and after refinement, with the change."""
+def scores_table(before: dict, after: dict, title: str):
+    """mIoU / pixel accuracy / boundary F before and after refinement, with the change (a rich
+    ``Table``)."""
+    from rich.table import Table
+
     table = Table(title=title)
     for column in ("", "before", "after", "change"):
         table.add_column(column, justify="left" if not column else "right")
@@ -105,6 +113,8 @@ def refine(cfg: DictConfig) -> dict:
         metrics["images_scored"] = scores["images"]
         metrics["before"] = _stage_metrics(scores["before"], names)
         metrics["after"] = _stage_metrics(scores["after"], names)
+        from rich.console import Console
+
         Console().print(scores_table(metrics["before"], metrics["after"],
                                      f"SegFix on {scores['images']} {cfg.split} images"))
     if cfg.get("metrics_file"):

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ocseg.atomic import atomic_path, write_json, write_png
+from ocseg.data import image_io
 from ocseg.errors import OcsegError
 
 __all__ = ["Report", "LINK_MODES", "Pair", "place_file", "write_label", "write_split",
@@ -139,10 +140,9 @@ def pair_by_stem(images: Sequence[Path], label_dir: Path, label_suffix: str = ".
     return pairs
 
 
-def list_images(folder: Path, suffixes: Sequence[str] = (".jpg", ".jpeg", ".png")) -> list[Path]:
+def list_images(folder: Path) -> list[Path]:
     """Image files directly in ``folder``, sorted; an empty folder is an error."""
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes
-                   and not p.name.startswith("."))
+    files = image_io.list_images(folder, recursive=False)
     if not files:
         raise OcsegError(f"no images in '{folder}'; the download is incomplete")
     return files

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ocseg.models.layers.norm_act import NormAct
-from ocseg.segfix.directions import NUM_DIRECTIONS
+from ocseg.segfix.encoding.directions import NUM_DIRECTIONS
 
 __all__ = ["SegFixHead"]
 

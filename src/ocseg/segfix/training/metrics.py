@@ -12,7 +12,7 @@ import torch
 from torchmetrics import Metric
 
 from ocseg.resize import upsample_to
-from ocseg.segfix.targets import MAX_DISTANCE, boundary_target, direction_target
+from ocseg.segfix.training.targets import MAX_DISTANCE, boundary_target, direction_target
 
 __all__ = ["SegFixMetrics"]
 

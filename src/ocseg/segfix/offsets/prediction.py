@@ -6,7 +6,7 @@ or on the whole image. Per window the mask logits go through a softmax, then the
 probabilities and the *raw* direction logits are upsampled to the window (bilinear,
 align_corners=True) and averaged over the windows covering each pixel. A pixel is a boundary
 pixel when ``p(boundary) > 0.5``; its offset is the (dh, dw) of its argmax direction bin
-(:data:`~ocseg.segfix.directions.DIRECTION_OFFSETS`), all other pixels get (0, 0).
+(:data:`~ocseg.segfix.encoding.directions.DIRECTION_OFFSETS`), all other pixels get (0, 0).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from ocseg.inference.padding import crop_top_left, pad_bottom_right, padded_size
 from ocseg.inference.sliding import sliding_window
 from ocseg.inference.whole import Forward, whole_image
-from ocseg.segfix.directions import DIRECTION_OFFSETS, NUM_DIRECTIONS
+from ocseg.segfix.encoding.directions import DIRECTION_OFFSETS, NUM_DIRECTIONS
 
 __all__ = ["ORIGINAL_CROP", "MODES", "original_stride", "offsets_from_outputs", "OffsetPredictor"]
 

@@ -2,7 +2,7 @@
 direction labels derived from them.
 
 :class:`SegFixTargets` is a dataset ``target_transform``: it runs the ground-truth generator
-(:func:`~ocseg.segfix.distance_direction.semantic_ground_truth`, the same code as the offline
+(:func:`~ocseg.segfix.encoding.distance_direction.semantic_ground_truth`, the same code as the offline
 ``.mat`` files) on the label *after* augmentation, so crops, flips and rescaling stay consistent
 and training needs no preprocessing. It returns what the original's loader read from the
 ``.mat`` files: ``distance`` (= ``depth``) and ``angle`` (= ``2·dir_deg − 180``, degrees).
@@ -28,17 +28,17 @@ import numpy as np
 import torch
 
 from ocseg.errors import OcsegError
-from ocseg.segfix.directions import NUM_DIRECTIONS, angle_to_bin
-from ocseg.segfix.distance_direction import (
+from ocseg.segfix.encoding.directions import NUM_DIRECTIONS, angle_to_bin
+from ocseg.segfix.encoding.distance_direction import (
     MIN_CLASS_PIXELS, DTOffsets, instance_ground_truth, semantic_ground_truth,
 )
 
 __all__ = ["SegFixTargets", "SegFixInstanceTargets", "boundary_target", "direction_target",
            "MAX_DISTANCE"]
 
-#: A pixel is a boundary pixel when 0 ≤ distance ≤ MAX_DISTANCE (the original's defaults).
+#: A pixel is a boundary pixel when 0 ≤ distance ≤ MAX_DISTANCE (the original's
+#: ``dt_max_distance`` default).
 MAX_DISTANCE = 5
-MIN_DISTANCE = 0
 
 
 class SegFixTargets:
@@ -102,16 +102,21 @@ def _as_targets(gt: DTOffsets) -> dict[str, torch.Tensor]:
 
 
 def boundary_target(distance: torch.Tensor, label: torch.Tensor, ignore_index: int = 255,
-                    max_distance: float = MAX_DISTANCE,
-                    min_distance: float = MIN_DISTANCE) -> torch.Tensor:
-    """1 where ``min_distance ≤ distance ≤ max_distance`` (boundary), else 0; ``ignore_index``
-    where the label is ignored (the original's ``distance_to_mask_label``). int64."""
-    mask = ((distance >= min_distance) & (distance <= max_distance)).long()
-    return torch.where(label == ignore_index, torch.full_like(mask, ignore_index), mask)
+                    max_distance: float = MAX_DISTANCE) -> torch.Tensor:
+    """1 where ``0 ≤ distance ≤ max_distance`` (boundary), else 0; ``ignore_index`` where the
+    label is ignored (the original's ``distance_to_mask_label``). int64. The loss's mask target
+    and the metrics' ground-truth boundary."""
+    mask = ((distance >= 0) & (distance <= max_distance)).long()
+    return torch.where(label == ignore_index, ignore_index, mask)
 
 
 def direction_target(angle: torch.Tensor, label: torch.Tensor, ignore_index: int = 255,
-                     num_bins: int = NUM_DIRECTIONS) -> torch.Tensor:
-    """Direction bin of every pixel; ``ignore_index`` where the label is ignored. int64."""
-    bins = angle_to_bin(angle, num_bins)
-    return torch.where(label == ignore_index, torch.full_like(bins, ignore_index), bins)
+                     supervised: torch.Tensor | None = None) -> torch.Tensor:
+    """Direction bin (of :data:`NUM_DIRECTIONS`) of every pixel; ``ignore_index`` where the label
+    is ignored and, when ``supervised`` (a bool mask) is given, where it is False (the loss
+    supervises directions on predicted boundary pixels only). int64."""
+    bins = angle_to_bin(angle, NUM_DIRECTIONS)
+    keep = label != ignore_index
+    if supervised is not None:
+        keep = keep & supervised
+    return torch.where(keep, bins, ignore_index)

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from ocseg.atomic import atomic_path
 from ocseg.errors import OcsegError
+from ocseg.matfile import read_int8_array, write_mat
 
 __all__ = ["OFFSET_SUFFIXES", "SparseOffsets", "read_offsets", "write_offsets"]
 
@@ -82,6 +82,11 @@ def _check_integral(values: np.ndarray, source: str) -> np.ndarray:
 
 
 def _read_mat(data: bytes | Path, source: str) -> SparseOffsets:
+    fast = read_int8_array(data, "mat")
+    if fast is not None and fast.ndim == 3 and fast.shape[2] == 2:
+        return SparseOffsets.from_dense(fast)
+    import scipy.io  # anything the fast reader does not parse, and the error messages
+
     try:
         mat = scipy.io.loadmat(io.BytesIO(data) if isinstance(data, bytes) else str(data))
     except (OSError, ValueError) as exc:
@@ -102,7 +107,7 @@ def _read_npz(data: bytes | Path, source: str) -> SparseOffsets:
         with np.load(io.BytesIO(data) if isinstance(data, bytes) else str(data)) as z:
             if _NPZ_KEY not in z.files:
                 raise OcsegError(f"'{source}' is not an ocseg offset file (no '{_NPZ_KEY}' entry); "
-                                 "write offsets with ocseg.segfix.offsets_io.write_offsets")
+                                 "write offsets with ocseg.segfix.offsets.files.write_offsets")
             size = tuple(int(v) for v in z[_NPZ_KEY])
             step, code = z["step"], z["code"]
     except (OSError, ValueError, KeyError) as exc:
@@ -142,7 +147,7 @@ def write_offsets(path: str | Path, offsets: SparseOffsets | np.ndarray,
         if mat_dtype is not None and np.dtype(mat_dtype).kind != "i":
             raise ValueError(f"mat_dtype must be a signed integer type, got {mat_dtype!r}")
         with atomic_path(p, suffix=".mat") as tmp:
-            scipy.io.savemat(str(tmp), {"mat": sparse.dense(mat_dtype)}, do_compression=True)
+            write_mat(tmp, {"mat": sparse.dense(mat_dtype)})
         return
     if suffix != ".npz":
         raise ValueError(f"offset files are .mat or .npz, not '{p.suffix}'")

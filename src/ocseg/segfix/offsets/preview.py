@@ -9,9 +9,8 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from ocseg.atomic import atomic_path
+from ocseg.data.image_io import write_label_png
 
 __all__ = ["offset_codes", "preview_palette", "write_offset_preview"]
 
@@ -37,7 +36,4 @@ def preview_palette() -> list[int]:
 
 def write_offset_preview(path: str | Path, offsets: np.ndarray) -> None:
     """Write the preview of H×W×2 ``offsets`` to ``path`` (PNG), atomically."""
-    image = Image.fromarray(offset_codes(np.asarray(offsets)), mode="P")
-    image.putpalette(preview_palette())
-    with atomic_path(Path(path), suffix=".png") as tmp:
-        image.save(tmp, format="PNG")
+    write_label_png(Path(path), offset_codes(np.asarray(offsets)), preview_palette())

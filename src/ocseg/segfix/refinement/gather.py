@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ocseg.errors import OcsegError
-from ocseg.segfix.offsets_io import SparseOffsets
+from ocseg.segfix.offsets.files import SparseOffsets
 
 __all__ = ["SEMANTIC_SCALE", "INSTANCE_SCALE", "source_indices", "refine_labels", "refine_masks"]
 

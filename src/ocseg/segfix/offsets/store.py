@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ocseg.errors import OcsegError
-from ocseg.segfix.offsets_io import OFFSET_SUFFIXES, SparseOffsets, read_offsets
+from ocseg.segfix.offsets.files import OFFSET_SUFFIXES, SparseOffsets, read_offsets
 
 __all__ = ["NAME_SUFFIXES", "match_key", "OffsetRef", "OffsetStore", "load_offsets"]
 

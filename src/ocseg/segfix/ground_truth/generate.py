@@ -1,15 +1,11 @@
-"""``python -m ocseg.segfix.ground_truth``: the original SegFix ground truth for a folder of labels.
-
-::
-
-    python -m ocseg.segfix.ground_truth input=<dir> output=<dir> kind=semantic dataset=cityscapes
-
-writes ``<output>/<stem>.mat`` (``dir_deg``, ``depth``, ``deg_reduce``) for every ``<stem>.png``
-matched by ``glob`` under ``input``, bit-identical to the original's
+"""The original SegFix ground truth for a folder of labels (``python -m ocseg.segfix.ground_truth``
+runs it from the command line): writes ``<output>/<stem>.mat`` (``dir_deg``, ``depth``,
+``deg_reduce``) for every ``<stem>.png`` matched by ``glob`` under ``input``, as the original's
 ``dt_offset_generator.py`` (semantic: label ids → train ids, classes with ≥ 100 pixels) and
-``instance_dt_offset_generator.py`` (instance: 16-bit instanceIds, every segment). The dataset
-config supplies the label table. Files are processed in parallel; each ``.mat`` is written
-atomically.
+``instance_dt_offset_generator.py`` (instance: 16-bit instanceIds, every segment) write them:
+identical ``depth``, identical ``dir_deg`` except ±1 where an angle sits exactly on a 2°
+truncation boundary (see :mod:`~ocseg.segfix.encoding.distance_direction`). The dataset config
+supplies the label table. Files are processed in parallel; each ``.mat`` is written atomically.
 """
 
 from __future__ import annotations
@@ -20,14 +16,15 @@ from typing import Sequence
 
 import numpy as np
 
+from ocseg.data.image_io import read_label_png
 from ocseg.errors import OcsegError, require_dir, require_unique_stems
-from ocseg.segfix.distance_direction import (
+from ocseg.parallel import run_parallel
+from ocseg.segfix.encoding.distance_direction import (
     MIN_CLASS_PIXELS, DTOffsets, instance_ground_truth, semantic_ground_truth,
 )
-from ocseg.segfix.gt_io import read_id_png, write_ground_truth
-from ocseg.segfix.parallel import run_parallel
+from ocseg.segfix.ground_truth.files import write_ground_truth
 
-__all__ = ["KINDS", "dataset_label_ids", "label_to_ground_truth", "generate_ground_truth", "main"]
+__all__ = ["KINDS", "dataset_label_ids", "label_to_ground_truth", "generate_ground_truth"]
 
 KINDS = ("semantic", "instance")
 
@@ -78,9 +75,14 @@ class _Job:
 
 
 def _run(job: _Job) -> None:
-    label = read_id_png(job.source)
+    # 8-bit ids or palette indices (the original's Image.open(...).convert("P")), or 16-bit
+    # values (Cityscapes instanceIds)
+    label, _ = read_label_png(job.source)
     if label.ndim != 2:
-        raise OcsegError(f"label '{job.source}' is not a single-channel id map")
+        raise OcsegError(
+            f"label '{job.source}' is a colour image ({label.shape[2]} channels); SegFix ground "
+            "truth needs a single-channel id map (Cityscapes: *_gtFine_labelIds.png, or "
+            "*_gtFine_instanceIds.png for kind=instance)")
     write_ground_truth(job.target, label_to_ground_truth(label, job.kind, job.label_ids,
                                                          job.min_pixels))
 
@@ -109,20 +111,3 @@ def generate_ground_truth(input_dir: str | Path, output_dir: str | Path, kind: s
         jobs = todo
     run_parallel(_run, jobs, workers, desc=f"SegFix {kind} ground truth", progress=progress)
     return {"written": len(jobs), "skipped": skipped, "output": str(out)}
-
-
-def run(cfg) -> dict:
-    """``ocseg-segfix-gt``: write the ground truth of ``cfg`` (``conf/segfix_ground_truth.yaml``)."""
-    summary = generate_ground_truth(
-        cfg.input, cfg.output, cfg.kind, dataset_label_ids(cfg.dataset), glob=cfg.glob,
-        min_pixels=cfg.min_pixels, skip_existing=cfg.skip_existing, workers=cfg.workers,
-        progress=cfg.progress)
-    print(f"wrote {summary['written']} SegFix {cfg.kind} ground-truth files to {summary['output']}"
-          + (f" ({summary['skipped']} existing kept)" if summary["skipped"] else ""), flush=True)
-    return summary
-
-
-if __name__ == "__main__":
-    from ocseg.cli import segfix_ground_truth
-
-    segfix_ground_truth()

@@ -4,65 +4,31 @@ Semantic mode refines every label PNG under ``input`` (palette PNGs keep their p
 writes it to the same relative path under ``output``. Instance mode reads Cityscapes instance
 submissions (``<name>_pred.txt`` with lines ``<mask.png> <classId> <score>``, mask paths relative
 to the txt file), warps each mask and copies the txt. Offsets are found by stem
-(:class:`~ocseg.segfix.offset_store.OffsetStore`); inputs without offsets are an error listing
+(:class:`~ocseg.segfix.offsets.store.OffsetStore`); inputs without offsets are an error listing
 them, or copied unchanged with ``missing="copy"``. With ground truth, each worker also returns
 the confusion matrix and per-class boundary F of the input and of the refined labels.
 """
 
 from __future__ import annotations
 
-import io
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-import cv2
 import numpy as np
-import torch
-from PIL import Image
 
 from ocseg.atomic import atomic_path
+from ocseg.data.image_io import read_label_png, write_label_png
 from ocseg.data.label_map import LabelMap
 from ocseg.errors import OcsegError, require_dir
-from ocseg.metrics.boundary import DEFAULT_BOUND_TH, boundary_f_score
-from ocseg.metrics.confusion import confusion_matrix
-from ocseg.segfix.offset_store import OffsetRef, OffsetStore, load_offsets, match_key
-from ocseg.segfix.parallel import run_parallel
-from ocseg.segfix.refine import INSTANCE_SCALE, SEMANTIC_SCALE, refine_labels, refine_masks
+from ocseg.parallel import run_parallel
+from ocseg.segfix.offsets.store import OffsetRef, OffsetStore, load_offsets, match_key
+from ocseg.segfix.refinement.gather import INSTANCE_SCALE, SEMANTIC_SCALE, refine_labels, refine_masks
 
-__all__ = ["MODES", "Evaluation", "read_label_png", "write_label_png", "refine_folder"]
+__all__ = ["MODES", "Evaluation", "refine_folder"]
 
 MODES = ("semantic", "instance")
-_PNG_WRITE = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE] \
-    if hasattr(cv2, "IMWRITE_PNG_FILTER") else [cv2.IMWRITE_PNG_COMPRESSION, 1]
-
-
-def _is_palette_png(head: bytes) -> bool:
-    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) > 25 and head[25] == 3  # colour type
-
-
-def read_label_png(path: Path) -> tuple[np.ndarray, list[int] | None]:
-    """Label map as stored (8/16-bit, or palette indices) and its palette (None if none)."""
-    data = Path(path).read_bytes()
-    if _is_palette_png(data):
-        with Image.open(io.BytesIO(data)) as image:
-            return np.array(image), image.getpalette()
-    label = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if label is None:
-        raise OcsegError(f"label '{path}' cannot be decoded (corrupt or not an image); replace it")
-    return label, None
-
-
-def write_label_png(path: Path, label: np.ndarray, palette: list[int] | None = None) -> None:
-    """Write atomically; palette PNGs are written back as palette PNGs."""
-    with atomic_path(path, suffix=".png") as tmp:
-        if palette is not None:
-            image = Image.fromarray(label, mode="P")
-            image.putpalette(palette)
-            image.save(tmp, compress_level=1)
-        elif not cv2.imwrite(str(tmp), label, _PNG_WRITE):
-            raise OSError(f"could not write '{path}'")
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -74,14 +40,15 @@ def _copy(source: Path, target: Path) -> None:
 class Evaluation:
     """How to score semantic labels: ids → train ids for predictions and ground truth.
 
-    ``pred_map`` None: predictions already hold train ids.
+    ``pred_map`` None: predictions already hold train ids. ``bound_th`` None: the boundary
+    F-score's default tolerance (:data:`ocseg.metrics.boundary.DEFAULT_BOUND_TH`).
     """
 
     num_classes: int
     gt_map: LabelMap
     pred_map: LabelMap | None = None
     ignore_index: int = 255
-    bound_th: float = DEFAULT_BOUND_TH
+    bound_th: float | None = None
 
 
 @dataclass(frozen=True)
@@ -102,10 +69,16 @@ class _Result:
 
 
 def _score(label: np.ndarray, gt: np.ndarray, ev: Evaluation, source: str) -> tuple:
+    import torch
+
+    from ocseg.metrics.boundary import boundary_f_score
+    from ocseg.metrics.confusion import confusion_matrix
+
     pred = ev.pred_map.to_train(label, source=source) if ev.pred_map else label
     cm = confusion_matrix(torch.from_numpy(np.ascontiguousarray(pred)), torch.from_numpy(gt),
                           ev.num_classes, ev.ignore_index).numpy()
-    return cm, boundary_f_score(pred, gt, ev.num_classes, ev.ignore_index, ev.bound_th)
+    tolerance = {} if ev.bound_th is None else {"bound_th": ev.bound_th}
+    return cm, boundary_f_score(pred, gt, ev.num_classes, ev.ignore_index, **tolerance)
 
 
 def _semantic(job: _Job) -> _Result:
@@ -148,10 +121,10 @@ def _instance(job: _Job) -> _Result:
     elif names:
         masks = []
         for name in names:
-            mask = cv2.imread(str(folder / name), cv2.IMREAD_UNCHANGED)
-            if mask is None:
-                raise OcsegError(f"instance mask '{folder / name}' listed in '{job.source}' cannot "
-                                 "be read")
+            if not (folder / name).is_file():
+                raise OcsegError(f"instance mask '{folder / name}' listed in '{job.source}' not "
+                                 "found")
+            mask, _ = read_label_png(folder / name)
             masks.append(mask if mask.ndim == 2 else mask.max(axis=2))
         offsets = load_offsets(job.offsets)
         refined = refine_masks(np.stack(masks), offsets, job.scale, source=str(job.source))
@@ -189,10 +162,14 @@ def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | 
                   evaluation: Evaluation | None = None, workers: int | None = None,
                   progress: bool | None = None) -> dict:
     """Refine every input under ``input_dir``; returns counts and, with ``ground_truth`` (key →
-    label file, see :func:`~ocseg.segfix.offset_store.match_key`) and ``evaluation``, summed
+    label file, see :func:`~ocseg.segfix.offsets.store.match_key`) and ``evaluation``, summed
     confusion matrices and per-class boundary F before and after."""
     if mode not in MODES:
         raise OcsegError(f"unknown mode={mode!r}; use one of {list(MODES)}")
+    if evaluation is not None:
+        # scoring needs torch and the metrics: loaded once here, before the workers fork
+        import ocseg.metrics.boundary  # noqa: F401
+        import ocseg.metrics.confusion  # noqa: F401
     if missing not in ("error", "copy"):
         raise OcsegError(f"unknown missing={missing!r}; use 'error' or 'copy'")
     source_dir = require_dir(input_dir, "input folder", "set input=<folder of predictions>")

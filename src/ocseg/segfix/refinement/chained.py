@@ -19,8 +19,8 @@ from torch import nn
 
 from ocseg.errors import OcsegError
 from ocseg.evaluation.scores import LabelConfusion, metrics_from_confusion
-from ocseg.segfix.offset_store import OffsetStore, load_offsets
-from ocseg.segfix.refine import SEMANTIC_SCALE, refine_labels
+from ocseg.segfix.offsets.store import OffsetStore, load_offsets
+from ocseg.segfix.refinement.gather import SEMANTIC_SCALE, refine_labels
 
 __all__ = ["ChainedRefinement"]
 

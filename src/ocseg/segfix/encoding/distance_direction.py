@@ -13,10 +13,14 @@ x)) + 180) / 2)`` and ``depth = uint8(min(distance, 250))``; pixels in no segmen
 Both quantities are local, so we compute them on small crops with the *same* scipy EDT and the
 *same* float32 conv2d: the distance per 4-connected component of the segment on its bounding box
 grown by one pixel (the ring of other pixels stays zero, the image border stays a border), the
-correlation per component on its box grown by two pixels. That gives the original's numbers bit
-for bit (tests compare against the whole-image computation) at a fraction of the cost. The
-float32 conv2d itself is kept on purpose: its accumulation order decides the exact angle at
-symmetric pixels (a y component of ``-1e-7`` instead of ``0`` gives ``dir_deg`` 89, not 90).
+correlation per component on its box grown by two pixels, at a fraction of the cost. ``depth``
+is the original's bit for bit. ``dir_deg`` is too, except where the exact angle sits on a 2°
+truncation boundary (axis-aligned directions at symmetric pixels): there a float32 sum in another
+order (the cropped conv2d against the original's whole-image call) can give ``-1e-7`` instead of
+``0`` and truncate one step lower (``dir_deg`` 89, not 90), so a few dozen pixels of a
+Cityscapes-size map may differ by one; the 8-direction training bins are identical
+(``tests/test_segfix_ground_truth.py`` checks both). The float32 conv2d itself is kept so that
+every other pixel matches exactly.
 """
 
 from __future__ import annotations

@@ -1,0 +1,41 @@
+"""Files of the SegFix ground truth: the original's ``.mat`` layout (``dir_deg``, ``depth``,
+``deg_reduce``), written and read back. (Label PNGs are read by :mod:`ocseg.data.image_io`.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from ocseg.atomic import atomic_path
+from ocseg.errors import OcsegError
+from ocseg.matfile import write_mat
+from ocseg.segfix.encoding.distance_direction import DTOffsets
+
+__all__ = ["write_ground_truth", "read_ground_truth"]
+
+
+def write_ground_truth(path: str | Path, gt: DTOffsets) -> None:
+    """Write ``<path>.mat`` as the original (compressed; ``deg_reduce`` a 1×1 int), atomically."""
+    with atomic_path(path, suffix=".mat") as tmp:
+        write_mat(tmp, {"dir_deg": gt.dir_deg, "depth": gt.depth, "deg_reduce": gt.deg_reduce})
+
+
+def read_ground_truth(path: str | Path) -> DTOffsets:
+    """Read a ground-truth ``.mat`` written by us or by the original generator."""
+    p = Path(path)
+    try:
+        mat = scipy.io.loadmat(str(p))
+    except (OSError, ValueError) as exc:
+        raise OcsegError(f"SegFix ground truth '{p}' cannot be read ({exc}); regenerate it") from exc
+    missing = [k for k in ("dir_deg", "depth", "deg_reduce") if k not in mat]
+    if missing:
+        raise OcsegError(
+            f"'{p}' has no {missing} entries; it is not a SegFix ground-truth file (expected keys "
+            "dir_deg, depth, deg_reduce, as written by python -m ocseg.segfix.ground_truth)"
+        )
+    return DTOffsets(depth=np.asarray(mat["depth"], np.uint8),
+                     dir_deg=np.asarray(mat["dir_deg"], np.uint8),
+                     deg_reduce=int(np.asarray(mat["deg_reduce"]).ravel()[0]))

@@ -1,0 +1,18 @@
+"""``ocseg-segfix-gt``: the ground truth of ``conf/segfix_ground_truth.yaml`` for a label folder."""
+
+from __future__ import annotations
+
+from ocseg.segfix.ground_truth.generate import dataset_label_ids, generate_ground_truth
+
+__all__ = ["run"]
+
+
+def run(cfg) -> dict:
+    """Write ``<output>/<stem>.mat`` for every label under ``cfg.input``; returns a summary."""
+    summary = generate_ground_truth(
+        cfg.input, cfg.output, cfg.kind, dataset_label_ids(cfg.dataset), glob=cfg.glob,
+        min_pixels=cfg.min_pixels, skip_existing=cfg.skip_existing, workers=cfg.workers,
+        progress=cfg.progress)
+    print(f"wrote {summary['written']} SegFix {cfg.kind} ground-truth files to {summary['output']}"
+          + (f" ({summary['skipped']} existing kept)" if summary["skipped"] else ""), flush=True)
+    return summary
