@@ -219,7 +219,15 @@ def test_eval_composes_the_recipe_with_its_test_protocol(name):
     assert got == ss and predictor.scales == [1.0]
     swap = [(14, 15), (16, 17), (18, 19)] if cfg.dataset.name == "lip" else []
     assert predictor.flip_swap_pairs == swap
-    ms = instantiate(compose("eval", [f"experiment={name}", "test=ms", "paths.output_dir=unused"]).test)
+
+
+# test=ms: the scales and padding are dataset facts, checked once per dataset
+@pytest.mark.parametrize("name", ["cityscapes_hrnet48_ocr", "ade20k_hrnet48_ocr", "pascal_context_hrnet48_ocr",
+                                  "coco_stuff_hrnet48_ocr", "lip_hrnet48_ocr", "mapillary_hrnet48_ocr_b"])
+def test_eval_test_ms_gives_the_originals_scales_and_flip(name):
+    cfg = compose("eval", [f"experiment={name}", "test=ms", "paths.output_dir=unused"])
+    _, (scales, ms_pad) = PROTOCOL[cfg.dataset.name]
+    ms = instantiate(cfg.test)
     assert (ms.scales, ms.flip, ms.pad_stride) == (scales, True, ms_pad)
 
 
