@@ -29,6 +29,35 @@ TINY = [
 ]
 
 
+# One shrink for every model-zoo experiment (tests/test_experiments.py): the recipe keeps its
+# dataset class, loss, model class (backbone family + head) and every optimiser setting; only
+# sizes shrink. The ImageNet file and the previous stage's checkpoint are not available in tests.
+RECIPE_TINY = [
+    "backbone.pretrained=null",
+    "init_from=null",
+    "dataset.crop_size=[32,32]",
+    "data.batch_size=2",
+    "data.num_workers=0",
+    "schedule.max_steps=2",
+    "schedule.val_every=2",
+    "+trainer.limit_val_batches=1",
+    "trainer.enable_progress_bar=false",
+    "~callbacks.progress_bar",
+    "logger=none",
+]
+# the smallest variant of the recipe's own backbone class (HRNet-W48/2x-W20 → the 4-branch
+# hrnet_tiny, deep-stem dilated ResNet-101 → the same ResNet at depth 18)
+BACKBONE_TINY = {
+    "ocseg.models.backbones.hrnet.HRNet": "backbone.variant=hrnet_tiny",
+    "ocseg.models.backbones.resnet.DeepBaseResNet": "backbone.depth=18",
+}
+
+
+def recipe_tiny(cfg) -> list[str]:
+    """:data:`RECIPE_TINY` plus the tiny variant of ``cfg``'s backbone class."""
+    return [*RECIPE_TINY, BACKBONE_TINY[cfg.backbone._target_]]
+
+
 def compose(config_name: str = "train", overrides: list[str] | None = None):
     """Compose ``conf/<config_name>.yaml`` with Hydra's compose API (HydraConfig set, so
     ``${hydra:...}`` resolves)."""

@@ -144,3 +144,37 @@ def test_bad_labels_and_class_weights_raise_one_clear_error():
         CrossEntropy(class_weights=[1, 1, 1])(outputs, torch.tensor(LABEL)[None])
     with pytest.raises(OcsegError, match="loss=segfix"):
         CrossEntropy()({"mask": outputs["out"]}, torch.tensor(LABEL)[None])
+
+
+def test_images_per_chunk_mines_min_kept_per_chunk_and_averages_the_chunks():
+    """The original ran the loss per GPU on its share of the batch (DataParallelCriterion /
+    one loss per DDP rank) and averaged: OHEM's min_kept counts per chunk."""
+    first, second = example_logits(), -0.5 * example_logits()
+    logits = np.concatenate([first, second])                       # 2 images
+    label = np.stack([LABEL, np.where(LABEL == IGNORE, IGNORE, 1 - LABEL)])
+    aux = 0.3 * logits
+    outputs = {"out": torch.tensor(logits, dtype=torch.float32),
+               "aux": torch.tensor(aux, dtype=torch.float32)}
+    target = torch.tensor(label)
+    loss = dict(ohem_thresh=0.1, min_kept=6, class_weights=[0.5, 1.5])
+    chunked = OhemCrossEntropy(images_per_chunk=1, **loss).terms(outputs, target)
+    whole = OhemCrossEntropy(**loss).terms(outputs, target)
+    per_image = [OhemCrossEntropy(**loss).terms({k: v[i:i + 1] for k, v in outputs.items()}, target[i:i + 1])
+                 for i in range(2)]
+    for term in ("seg", "aux"):
+        expected = (per_image[0][term] + per_image[1][term]) / 2
+        assert chunked[term].item() == pytest.approx(expected.item(), rel=1e-6)
+    # by hand: min_kept 6 per image keeps the 6 hardest of each image (threshold 0.1 is lower),
+    # i.e. 12 pixels; over the whole batch only the 6 hardest of both images together
+    keep = [ohem_keep_mask(outputs["out"][i:i + 1], target[i:i + 1], 0.1, 6, IGNORE).sum() for i in range(2)]
+    assert [int(k) for k in keep] == [6, 6]
+    assert int(ohem_keep_mask(outputs["out"], target, 0.1, 6, IGNORE).sum()) == 6
+    assert abs(chunked["seg"].item() - whole["seg"].item()) > 1e-3
+    # a chunk as large as the batch is the whole batch; chunks of 2 over 3 images: 2 + 1
+    same = OhemCrossEntropy(images_per_chunk=2, **loss).terms(outputs, target)
+    assert same["seg"].item() == pytest.approx(whole["seg"].item(), rel=1e-6)
+    three = {k: torch.cat([v, v[:1]]) for k, v in outputs.items()}
+    got = OhemCrossEntropy(images_per_chunk=2, **loss).terms(three, torch.cat([target, target[:1]]))
+    assert got["seg"].item() == pytest.approx((whole["seg"] + per_image[0]["seg"]).item() / 2, rel=1e-6)
+    with pytest.raises(OcsegError, match="images_per_chunk"):
+        OhemCrossEntropy(images_per_chunk=0)

@@ -58,3 +58,20 @@ def test_file_of_another_architecture_is_a_clear_error(tmp_path):
         HRNet("hrnet18_small", pretrained=str(tiny))
     with pytest.raises(OcsegError, match="not found"):
         HRNet("hrnet_tiny", pretrained=str(tmp_path / "absent.pth"))
+
+
+def test_missing_imagenet_file_names_the_path_and_the_original_download(tmp_path):
+    from ocseg.models.backbones.imagenet_files import IMAGENET_FILES, IMAGENET_RELEASE
+
+    missing = tmp_path / "pretrained_model" / "hrnetv2_w48_imagenet_pretrained.pth"
+    with pytest.raises(OcsegError) as err:
+        HRNet("hrnet_tiny", pretrained=str(missing))
+    text = str(err.value)
+    assert str(missing) in text and IMAGENET_FILES[missing.name] in text
+    assert "paths.pretrained_dir" in text and "backbone.pretrained=null" in text
+    assert "\n" not in text
+    # files the original links only through its release page
+    with pytest.raises(OcsegError, match=IMAGENET_RELEASE):
+        DeepBaseResNet(18, pretrained=str(tmp_path / "resnet101-imagenet.pth"))
+    assert set(IMAGENET_FILES) >= {"hrnetv2_w48_imagenet_pretrained.pth", "HRNet_W48_C_ssld_pretrained.pth",
+                                   "hr_rnet_bt_w20_imagenet_pretrained.pth", "resnet101-imagenet.pth"}

@@ -37,15 +37,40 @@ def test_two_parameter_groups_with_head_multiplier(tiny_cfg):
     assert sum(len(g["params"]) for g in groups) == len(list(module.net.parameters()))
 
 
-def test_freeze_bn_keeps_running_stats(tiny_cfg):
-    cfg = tiny_cfg("model.freeze_bn=true")
-    module = instantiate(cfg.module, _convert_="object")
+def _sgd_steps(module, steps: int = 2) -> None:
+    """``steps`` optimizer steps of ``module`` on random images (loss and SGD as in training)."""
+    optimizer = module.configure_optimizers()["optimizer"]
+    generator = torch.Generator().manual_seed(0)
     module.train()
+    for _ in range(steps):
+        images = torch.randn(2, 3, 32, 32, generator=generator) * 5
+        label = torch.randint(0, 19, (2, 32, 32), generator=generator)
+        optimizer.zero_grad()
+        module.loss(module.net(images), label).backward()
+        optimizer.step()
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_freeze_bn_keeps_batchnorm_statistics_and_affine_parameters(tiny_cfg, freeze, single_thread):
+    cfg = tiny_cfg(f"model.freeze_bn={str(freeze).lower()}", "schedule.weight_decay=0.1")
+    module = instantiate(cfg.module, _convert_="object")
     bns = [m for m in module.net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    assert bns and all(not m.training for m in bns)
-    before = [m.running_mean.clone() for m in bns]
-    module.net(torch.randn(2, 3, 32, 32) * 5)
-    assert all(torch.equal(a, m.running_mean) for a, m in zip(before, bns))
+    bn_state = {f"{i}.{k}": v.clone() for i, m in enumerate(bns) for k, v in m.state_dict().items()}
+    others = {n: p.detach().clone() for n, p in module.net.named_parameters()
+              if not any(p is q for m in bns for q in m.parameters())}
+    _sgd_steps(module)
+    assert bns and all(not m.training for m in bns) == freeze
+    after = {f"{i}.{k}": v for i, m in enumerate(bns) for k, v in m.state_dict().items()}
+    unchanged = [k for k, v in bn_state.items() if torch.equal(v, after[k])]
+    # frozen: weight, bias, running mean/var and the batch counter all stay (no update, no decay)
+    assert (len(unchanged) == len(bn_state)) == freeze
+    if freeze:
+        assert all(not p.requires_grad for m in bns for p in m.parameters())
+        optimized = {id(p) for g in module.configure_optimizers()["optimizer"].param_groups for p in g["params"]}
+        assert not any(id(p) in optimized for m in bns for p in m.parameters())
+    # every other weight trains either way
+    params = dict(module.net.named_parameters())
+    assert all(not torch.equal(v, params[n]) for n, v in others.items())
 
 
 def test_wandb_logger_works_offline(tiny_cfg, tmp_path):
@@ -76,3 +101,35 @@ def test_global_batch_is_divided_over_processes(tiny_cfg):
     datamodule = instantiate(cfg.data)
     assert datamodule.set_world_size(2) == 4
     assert instantiate(tiny_cfg("data.batch_size=3").data).set_world_size(2) == 3  # per device wins
+
+
+def test_one_bf16_mixed_step_stays_close_to_fp32(tiny_cfg, single_thread):
+    """trainer.precision=bf16-mixed on a CPU: one SGD step of a tiny OCR model (attention and
+    loss kept in float32) lands close to the float32 step."""
+    cfg = tiny_cfg("model=hrnet48_ocr", "backbone.variant=hrnet_tiny", "head.mid_channels=64",
+                   "head.key_channels=32", "head.aux.mid_channels=64", "loss=rmi")
+    results = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        module = instantiate(cfg.module, _convert_="object")
+        module.train()
+        optimizer = module.configure_optimizers()["optimizer"]
+        generator = torch.Generator().manual_seed(1)
+        # big enough that BatchNorm's batch statistics are not dominated by bf16 rounding
+        images = torch.randn(8, 3, 64, 64, generator=generator)
+        label = torch.randint(0, 19, (8, 64, 64), generator=generator)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            outputs = module.net(images)
+            loss = module.loss(outputs, label)
+        assert loss.dtype == torch.float32
+        assert outputs["out"].dtype == (torch.bfloat16 if precision == "bf16" else torch.float32)
+        before = torch.cat([p.detach().flatten().clone() for p in module.net.parameters()])
+        loss.backward()
+        optimizer.step()
+        after = torch.cat([p.detach().flatten() for p in module.net.parameters()])
+        results[precision] = (loss.item(), after - before)
+    (loss32, step32), (loss16, step16) = results["fp32"], results["bf16"]
+    assert loss16 == pytest.approx(loss32, rel=0.01)
+    # loosely: the same direction and size (bf16 keeps 8 bits of mantissa in the convolutions)
+    cosine = torch.nn.functional.cosine_similarity(step32, step16, dim=0)
+    assert cosine > 0.85 and step16.norm().item() == pytest.approx(step32.norm().item(), rel=0.2)

@@ -36,7 +36,10 @@ class SegmentationModule(LightningModule):
         optimizer: partial optimizer taking the parameter groups (``torch.optim.SGD`` …).
         lr_lambda: per-step LR factor (``PolyWithWarmup``).
         lr: base learning rate of the backbone group; other parameters get ``lr × head_lr_mult``.
-        freeze_bn: keep every BatchNorm in eval mode while training (fine-tuning stages).
+        freeze_bn: keep every BatchNorm of the network fixed while training (fine-tuning stages):
+            eval mode (running statistics neither used from the batch nor updated) and no
+            gradient for its weight and bias (they are left out of the optimizer, so weight
+            decay does not shrink them either).
         run_config: the resolved run configuration, stored in checkpoints so eval can rebuild the model.
     """
 
@@ -60,6 +63,10 @@ class SegmentationModule(LightningModule):
         self.lr = float(lr)
         self.head_lr_mult = float(head_lr_mult)
         self.freeze_bn = bool(freeze_bn)
+        if self.freeze_bn:
+            for module in self._norm_layers():
+                for param in module.parameters(recurse=False):
+                    param.requires_grad_(False)
         self.run_config = run_config
         self.val_metric = metric()
         self.test_metric = metric()
@@ -73,12 +80,16 @@ class SegmentationModule(LightningModule):
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net(images)
 
+    def _norm_layers(self) -> list[nn.Module]:
+        # also the SyncBatchNorm layers Lightning swaps in under trainer.sync_batchnorm (they
+        # keep the same Parameter objects, so the frozen flags carry over)
+        return [m for m in self.net.modules() if isinstance(m, _NORM_TYPES)]
+
     def train(self, mode: bool = True) -> "SegmentationModule":
         super().train(mode)
         if mode and self.freeze_bn:
-            for module in self.net.modules():
-                if isinstance(module, _NORM_TYPES):
-                    module.eval()
+            for module in self._norm_layers():
+                module.eval()
         return self
 
     def _loss_terms(self, outputs: dict, batch: dict) -> dict[str, torch.Tensor]:

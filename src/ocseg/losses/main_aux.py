@@ -1,5 +1,6 @@
 """The shared shape of the segmentation losses: a main-output loss plus a weighted
-cross-entropy on the auxiliary output (the original's ``FSAux*Loss`` family)."""
+cross-entropy on the auxiliary output (the original's ``FSAux*Loss`` family), optionally computed
+per chunk of images as the original computed it per GPU."""
 
 from __future__ import annotations
 
@@ -22,20 +23,35 @@ class MainAuxLoss(SegLoss):
     autocast off. The aux branch is always a plain (optionally class-weighted) cross-entropy,
     as in the original, whatever the main loss is.
 
+    Per GPU chunk: the original computed the whole loss on each GPU's share of the batch and
+    averaged the per-GPU values (``DataParallelCriterion`` with ``--loss_balance y`` on master, one
+    loss per rank under DDP on pytorch-1.7). ``images_per_chunk`` reproduces that on any device
+    count: the local batch is split into chunks of that many images (the last may be smaller),
+    each term is computed per chunk and the chunks are averaged. For OHEM this is what makes
+    ``min_kept`` mean the same as in the original (it is counted per chunk); for CE and RMI the
+    difference is only the mean of means. ``None``: the whole local batch is one chunk.
+
     Args:
         seg_weight: weight of the main-output loss (original ``loss_weights.seg_loss`` 1.0).
         aux_weight: weight of the aux cross-entropy (original ``loss_weights.aux_loss`` 0.4);
             0 disables it. Models without an ``"aux"`` output simply have no aux term.
         class_weights: per-class CE weights (``ce_weight`` of the original configs) or None.
         ignore_index: label value excluded from every term.
+        images_per_chunk: compute the loss per chunk of this many images and average the chunks
+            (the original's images per GPU: total batch / GPUs); ``None``: the whole batch.
     """
 
     def __init__(self, seg_weight: float = 1.0, aux_weight: float = 0.4,
-                 class_weights: Sequence[float] | None = None, ignore_index: int = 255) -> None:
+                 class_weights: Sequence[float] | None = None, ignore_index: int = 255,
+                 images_per_chunk: int | None = None) -> None:
         super().__init__()
         self.seg_weight = float(seg_weight)
         self.aux_weight = float(aux_weight)
         self.ignore_index = int(ignore_index)
+        if images_per_chunk is not None and int(images_per_chunk) < 1:
+            raise OcsegError(f"loss.images_per_chunk must be a positive number of images or null "
+                             f"(got {images_per_chunk})")
+        self.images_per_chunk = None if images_per_chunk is None else int(images_per_chunk)
         self.register_buffer("class_weights", class_weight_tensor(class_weights), persistent=False)
 
     def main_terms(self, logits: torch.Tensor, label: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -47,6 +63,16 @@ class MainAuxLoss(SegLoss):
         return weighted_cross_entropy(logits, label, self.class_weights, self.ignore_index)
 
     def terms(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> dict[str, torch.Tensor]:
+        chunk = self.images_per_chunk
+        if chunk is None or target.shape[0] <= chunk or "out" not in outputs:
+            return self._batch_terms(outputs, target)
+        keys = [k for k in ("out", "aux") if outputs.get(k) is not None]
+        per_chunk = [self._batch_terms(dict(zip(keys, parts)), label)
+                     for *parts, label in zip(*(outputs[k].split(chunk) for k in keys),
+                                              target.split(chunk))]
+        return {name: torch.stack([t[name] for t in per_chunk]).mean() for name in per_chunk[0]}
+
+    def _batch_terms(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> dict[str, torch.Tensor]:
         if "out" not in outputs:
             raise OcsegError(
                 f"loss {type(self).__name__} needs a segmentation model (output keys 'out'/'aux') "

@@ -53,16 +53,17 @@ class OhemCrossEntropy(MainAuxLoss):
     Args:
         ohem_thresh: probability below which pixels are always kept (original HRNet configs 0.9,
             most ResNet configs 0.7).
-        min_kept: at least this many hardest pixels are kept per batch (original 100000;
-            values below 1 count as 1, as the original's ``max(1, ohem_minkeep)``).
-        seg_weight, aux_weight, class_weights, ignore_index: as
+        min_kept: at least this many hardest pixels are kept per chunk of ``images_per_chunk``
+            images, or per local batch when that is None (original 100000 per GPU; values below
+            1 count as 1, as the original's ``max(1, ohem_minkeep)``).
+        seg_weight, aux_weight, class_weights, ignore_index, images_per_chunk: as
             :class:`~ocseg.losses.main_aux.MainAuxLoss`.
     """
 
     def __init__(self, ohem_thresh: float = 0.9, min_kept: int = 100000, seg_weight: float = 1.0,
                  aux_weight: float = 0.4, class_weights: Sequence[float] | None = None,
-                 ignore_index: int = 255) -> None:
-        super().__init__(seg_weight, aux_weight, class_weights, ignore_index)
+                 ignore_index: int = 255, images_per_chunk: int | None = None) -> None:
+        super().__init__(seg_weight, aux_weight, class_weights, ignore_index, images_per_chunk)
         self.ohem_thresh = float(ohem_thresh)
         self.min_kept = max(1, int(min_kept))
 

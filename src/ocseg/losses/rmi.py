@@ -115,15 +115,16 @@ class RMILoss(MainAuxLoss):
         rmi_pool_size: max-pool kernel and stride before RMI (original 3; 1 disables pooling).
         rmi_lambda: weight λ of the BCE part; RMI gets 1 − λ (original ``loss_weight_lambda`` 0.5
             with ``lambda_way`` 1).
-        seg_weight, aux_weight, class_weights, ignore_index: as
+        seg_weight, aux_weight, class_weights, ignore_index, images_per_chunk: as
             :class:`~ocseg.losses.main_aux.MainAuxLoss`; ``class_weights`` only affect the aux CE
             (the original RMI config has none).
     """
 
     def __init__(self, rmi_radius: int = 3, rmi_pool_size: int = 3, rmi_lambda: float = 0.5,
                  seg_weight: float = 1.0, aux_weight: float = 0.4,
-                 class_weights: Sequence[float] | None = None, ignore_index: int = 255) -> None:
-        super().__init__(seg_weight, aux_weight, class_weights, ignore_index)
+                 class_weights: Sequence[float] | None = None, ignore_index: int = 255,
+                 images_per_chunk: int | None = None) -> None:
+        super().__init__(seg_weight, aux_weight, class_weights, ignore_index, images_per_chunk)
         if not 1 <= int(rmi_radius) <= 10:
             raise OcsegError(f"loss.rmi_radius must be in 1..10 (got {rmi_radius}); the original uses 3")
         if int(rmi_pool_size) < 1:

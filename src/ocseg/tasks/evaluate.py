@@ -23,6 +23,7 @@ from rich.console import Console
 
 from ocseg.checkpoints import load_network
 from ocseg.data.dataset import SegmentationDataset
+from ocseg.data.palette import resolve_palette
 from ocseg.errors import OcsegError
 from ocseg.evaluation import EvaluationItems, EvaluationModule, PredictionWriter, output_names
 from ocseg.segfix.refinement.chained import ChainedRefinement
@@ -75,7 +76,9 @@ def evaluate(cfg: DictConfig) -> dict:
     scoring = _labelled(dataset)
     predictor = instantiate(cfg.test)
     out = Path(cfg.output_dir)
-    writer = PredictionWriter(out, dataset.label_map, cfg.dataset.palette,
+    # datasets without a colour table (ADE20K, PASCAL-Context, COCO-Stuff, LIP) get generated colours
+    palette = resolve_palette(cfg.dataset.palette, int(cfg.dataset.num_classes))
+    writer = PredictionWriter(out, dataset.label_map, palette,
                               save_color=cfg.save.color, save_overlay=cfg.save.overlay,
                               overlay_alpha=cfg.save.overlay_alpha)
     items = EvaluationItems(dataset, writer, output_names(dataset), resume=not cfg.overwrite,

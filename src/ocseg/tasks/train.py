@@ -1,7 +1,9 @@
 """``train.py``: fit a model, validate the final weights, print the table, write ``metrics.json``.
 
 ``ckpt_path=`` either resumes an ocseg (Lightning) checkpoint at its saved step, or — for an
-original openseg ``.pth`` — initialises the network from it and trains from step 0.
+original openseg ``.pth`` — initialises the network from it (strictly) and trains from step 0.
+``init_from=`` starts a new stage from a previous stage's checkpoint (either kind): every tensor
+that fits is copied, the rest (a classifier of another class count) keeps its initialisation.
 """
 
 from __future__ import annotations
@@ -13,13 +15,24 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import LearningRateMonitor
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
 from ocseg.checkpoints import checkpoint_kind, load_checkpoint, read_checkpoint
+from ocseg.checkpoints.stage_init import init_from_checkpoint
+from ocseg.errors import OcsegError
 from ocseg.report import print_scores, scores_to_metrics, write_metrics
 
 __all__ = ["train", "train_and_score", "build_module", "build_trainer"]
 
 log = logging.getLogger(__name__)
+
+
+def _embedded(choices) -> bool:
+    """True when the dataset brought its CPU schedule (conf/embedded/<dataset>.yaml). Hydra records
+    the `optional embedded: ${dataset}` choice whether or not that file exists."""
+    from ocseg.config import options
+
+    return choices.get("embedded") in options("embedded")
 
 
 def _recipe_notice(cfg: DictConfig) -> None:
@@ -29,13 +42,66 @@ def _recipe_notice(cfg: DictConfig) -> None:
     if not HydraConfig.initialized():
         return
     choices = HydraConfig.get().runtime.choices
-    if choices.get("experiment") is None and choices.get("embedded") is None:
+    if choices.get("experiment") is None and not _embedded(choices):
         log.warning(
             "no experiment= given: dataset=%s trains with the generic defaults (schedule.lr=%s, "
             "schedule.max_steps=%s, data.global_batch_size=%s, loss=%s without class weights); "
             "the model-zoo recipes are experiment=<dataset>_<model>… (README, Model zoo)",
             cfg.dataset.name, cfg.schedule.lr, cfg.schedule.max_steps,
             cfg.data.global_batch_size, choices.get("loss"))
+
+
+def _init_from(cfg: DictConfig) -> str | None:
+    """``cfg.init_from``; a stage recipe that continues a previous stage leaves it missing
+    (``previous_stage: ???``) until the user names that stage's checkpoint."""
+    try:
+        return cfg.get("init_from")
+    except (MissingMandatoryValue, InterpolationToMissingValueError):
+        raise OcsegError("this recipe continues a previous training stage: pass init_from=<that "
+                         "stage's checkpoints/last.ckpt> (README, Model zoo: stage chaining)") from None
+
+
+def _scratch_warning(cfg: DictConfig) -> None:
+    """Say once when a dataset of real images trains from random weights without being asked to:
+    no ImageNet file (backbone.pretrained), no checkpoint, and backbone.pretrained=null not given
+    on the command line. The embedded generated dataset (an `embedded` schedule) trains from
+    scratch by design."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized() or cfg.get("backbone") is None:
+        return
+    hydra_cfg = HydraConfig.get()
+    if _embedded(hydra_cfg.runtime.choices):
+        return
+    if cfg.backbone.get("pretrained") or _init_from(cfg) or cfg.get("ckpt_path"):
+        return
+    if any(o.lstrip("+~").startswith("backbone.pretrained=") for o in hydra_cfg.overrides.task):
+        return
+    log.warning(
+        "dataset=%s trains model=%s from random weights: backbone.pretrained is null. The model-zoo "
+        "recipes load the original's ImageNet file from paths.pretrained_dir (README, Model zoo); "
+        "pass backbone.pretrained=null to train from scratch on purpose",
+        cfg.dataset.name, cfg.model.name)
+
+
+def _initialise(cfg: DictConfig, module) -> str | None:
+    """Apply ``ckpt_path`` / ``init_from`` to the module's network; returns the Lightning
+    checkpoint to resume from (None: a fresh start at step 0)."""
+    init_from = _init_from(cfg)
+    if cfg.get("ckpt_path"):
+        ckpt = read_checkpoint(cfg.ckpt_path, trust=cfg.get("trust_checkpoint", False))
+        if checkpoint_kind(ckpt) == "lightning":
+            if init_from:
+                log.info("resuming %s: init_from=%s is not applied (the resumed weights replace it)",
+                         cfg.ckpt_path, init_from)
+            return str(cfg.ckpt_path)
+        if init_from:
+            raise OcsegError(f"ckpt_path={cfg.ckpt_path} (an original .pth) and init_from={init_from} both "
+                             "initialise the network; give only one (init_from= loads non-strictly)")
+        load_checkpoint(module.net, cfg.ckpt_path, strict=cfg.get("ckpt_strict", True), obj=ckpt)
+    elif init_from:
+        init_from_checkpoint(module.net, init_from, trust=cfg.get("trust_checkpoint", False))
+    return None
 
 
 def build_module(cfg: DictConfig):
@@ -62,16 +128,12 @@ def build_trainer(cfg: DictConfig, final_validation: bool = False) -> pl.Trainer
 def train(cfg: DictConfig) -> dict:
     """Train ``cfg`` and return the final validation metrics (also written to metrics.json)."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    _init_from(cfg)   # a stage recipe without its previous stage stops here, before any work
     _recipe_notice(cfg)
+    _scratch_warning(cfg)
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
-    resume = None
-    if cfg.get("ckpt_path"):
-        ckpt = read_checkpoint(cfg.ckpt_path, trust=cfg.get("trust_checkpoint", False))
-        if checkpoint_kind(ckpt) == "lightning":
-            resume = str(cfg.ckpt_path)
-        else:
-            load_checkpoint(module.net, cfg.ckpt_path, strict=cfg.get("ckpt_strict", True), obj=ckpt)
+    resume = _initialise(cfg, module)
     trainer = build_trainer(cfg)
     datamodule.set_world_size(trainer.world_size)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)

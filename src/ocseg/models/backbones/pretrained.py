@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ocseg.errors import OcsegError
+from ocseg.models.backbones.imagenet_files import download_hint
 
 __all__ = ["load_pretrained", "PretrainedReport"]
 
@@ -71,8 +72,9 @@ def load_pretrained(backbone: nn.Module, path: str | Path) -> PretrainedReport:
     """Copy the matching tensors of ``path`` into ``backbone``; raise if the file does not fit."""
     p = Path(path)
     if not p.is_file():
-        raise OcsegError(f"backbone.pretrained='{p}' not found; download the ImageNet file or set "
-                         "backbone.pretrained=null")
+        raise OcsegError(f"backbone.pretrained='{p}' not found; {download_hint(p)} into "
+                         f"'{p.parent}' (paths.pretrained_dir), or set backbone.pretrained=null to "
+                         "train from scratch")
     try:
         obj = torch.load(p, map_location="cpu", weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
