@@ -14,8 +14,9 @@ Within each step files are tried newest first (modification time; ``last.ckpt`` 
 A file that cannot be read (truncated, not a zip archive, not a training checkpoint) is skipped
 with one warning naming it; the first valid one is resumed. None valid: a warning, and training
 starts at step 0. An explicit ``ckpt_path=<file>`` is never replaced: a bad file is one error.
-Temporary files of killed saves (``.<name>.*.tmp``) never match ``*.ckpt``; those in this run's
-checkpoint folder and in the folder resumed from are removed before training.
+Temporary files of killed saves (``.<name>.*.tmp``) never match ``*.ckpt``, so they are never
+resumed; those in this run's own checkpoint folder are removed before training (those of earlier
+run folders are left alone: another process could be saving there).
 """
 
 from __future__ import annotations
@@ -136,6 +137,5 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: str | Path, runs_dir: str 
         log.warning("ckpt_path=last: no valid checkpoint in %s or in an earlier run of this command "
                     "under %s; training starts at step 0", run_dir, runs_dir)
         return None
-    remove_leftovers(found.path.parent)
     log.info("ckpt_path=last: resuming %s (step %d)", found.path, found.step)
     return found
