@@ -59,4 +59,4 @@ def load_network(cfg: DictConfig, ckpt_path: str | Path, strict: bool = True) ->
     del obj
     net = instantiate(cfg.net)
     load_checkpoint(net, path, strict=strict)
-    return net.eval()
+    return net.fuse_for_inference()  # eval mode, BN folded into the convs (inference only)

@@ -57,4 +57,4 @@ def load_segfix_network(cfg: DictConfig, ckpt_path: str | Path, strict: bool = T
     del obj
     net = instantiate(cfg.net)
     load_checkpoint(net, path, strict=strict)
-    return net.eval()
+    return net.fuse_for_inference()  # eval mode, BN folded into the convs (inference only)
