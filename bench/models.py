@@ -171,7 +171,8 @@ def compare_model(name: str, args) -> list[dict]:
         params["original"] = sum(p.numel() for p in original.parameters()) / 1e6
     if mm is not None:
         params["mmseg"] = sum(p.numel() for p in mm.parameters()) / 1e6
-    sizes = QUICK_SIZES if args.quick else SIZES
+    sizes = {**(QUICK_SIZES if args.quick else SIZES),
+             **{w: tuple(v) for w, v in (("fwd", args.fwd_input), ("fwd_bwd", args.fwd_bwd_input)) if v}}
     results = []
     for workload in args.workloads:
         n, h, w = sizes[workload]
@@ -267,6 +268,10 @@ def main() -> None:
     parser.add_argument("--mmseg", default=None, help="venv or site-packages with mmsegmentation installed")
     parser.add_argument("--variants", default="", help="comma-separated: " + ",".join(VARIANTS["fwd"]))
     parser.add_argument("--workloads", default="fwd,fwd_bwd")
+    parser.add_argument("--fwd-input", type=int, nargs=3, default=None, metavar=("N", "H", "W"),
+                        help="forward input (default 1 512 1024)")
+    parser.add_argument("--fwd-bwd-input", type=int, nargs=3, default=None, metavar=("N", "H", "W"),
+                        help="forward+backward input (default 2 256 512)")
     parser.add_argument("--quick", action="store_true", help="small inputs, 3 repeats, hrnet48_ocr only")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     parser.add_argument("--verbose", action="store_true", help="log every timed run to stderr")
