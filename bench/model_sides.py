@@ -28,7 +28,7 @@ from torch import nn
 
 from ocseg.resize import upsample_to
 
-__all__ = ["VARIANTS", "ocseg_sides", "outputs_of", "loss_of"]
+__all__ = ["VARIANTS", "ocseg_sides", "outputs_of", "loss_of", "fwd_fn", "fwd_bwd_fn"]
 
 VARIANTS = {
     "fwd": ("inference_mode", "channels_last", "fused", "bf16", "compile"),
