@@ -52,6 +52,8 @@ def check_fused(net: nn.Module, name: str, x: torch.Tensor) -> None:
     before = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in before.items()}
     fused = net.fuse_for_inference()
     assert count_bn(fused) == UNFOLDABLE.get(name, 0)
+    assert all(m.weight.is_contiguous(memory_format=torch.channels_last)
+               for m in fused.modules() if isinstance(m, nn.Conv2d))
     with torch.no_grad():
         want, got = net(x), fused(x)
     assert set(got) == set(want)

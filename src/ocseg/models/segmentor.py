@@ -38,11 +38,15 @@ class Segmentor(nn.Module):
 
     def fuse_for_inference(self) -> "Segmentor":
         """An inference-only copy: eval mode, no gradients, every BatchNorm that directly follows a
-        conv folded into it (:mod:`ocseg.models.fuse`). ``self`` is left untouched; the copy
-        refuses ``train()`` (its BNs are gone) and its state dict has no BN entries, so save
-        checkpoints from the unfused network."""
+        conv folded into it (:mod:`ocseg.models.fuse`), conv weights in ``channels_last`` (so the
+        activations follow after the first conv: oneDNN then skips the reorders to and from its
+        blocked layout; 0.80–0.84× the forward time of SegFix-HRNet2x and R101 on CPU, neutral on
+        HRNet-W48, see README "Performance"). ``self`` is left untouched; the copy refuses
+        ``train()`` (its BNs are gone) and its state dict has no BN entries, so save checkpoints
+        from the unfused network."""
         fused = copy.deepcopy(self).eval()
         fold_batchnorms(fused)
+        fused.to(memory_format=torch.channels_last)
         fused.requires_grad_(False)
         fused.inference_only = True
         return fused
