@@ -10,13 +10,14 @@ PYTEST_ARGS ?=
 # albumentations checks PyPI for updates at import time; there is no network here.
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: install train test test-fast bench segfix-demo clean-venv help
+.PHONY: install train test test-fast bench bench-quick segfix-demo clean-venv help
 
 help:
 	@echo "make install   create .venv with pinned dependencies (no-op when up to date)"
 	@echo "make train     train the embedded default (ARGS='key=value ...' for overrides)"
 	@echo "make test      run the test suite"
-	@echo "make bench     run the benchmarks in bench/"
+	@echo "make bench-quick  every benchmark at small sizes (minutes, CPU): bench/results/<device>.json"
+	@echo "make bench     every benchmark at full sizes (an hour or more on 2 cores); ARGS='--original-repo DIR --mmseg DIR'"
 	@echo "make segfix-demo  the SegFix chain on the embedded dataset (~22 min on 2 cores)"
 
 install: $(STAMP)
@@ -38,8 +39,11 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
+bench-quick: install
+	$(BIN)/python bench/run.py --quick $(ARGS)
+
 bench: install
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	$(BIN)/python bench/run.py $(ARGS)
 
 segfix-demo: install
 	PYTHON=$(BIN)/python scripts/segfix_demo.sh $(ARGS)
