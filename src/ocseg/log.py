@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import sys
 
-__all__ = ["ConsoleFormatter", "RankZeroFilter", "process_rank", "status_logger"]
+__all__ = ["ConsoleFormatter", "RankZeroFilter", "lightning_to_run_log", "process_rank",
+           "status_logger"]
 
 
 def process_rank() -> int:
@@ -36,6 +37,22 @@ def status_logger(name: str) -> logging.Logger:
     if not any(isinstance(f, RankZeroFilter) for f in logger.filters):
         logger.addFilter(RankZeroFilter())
     return logger
+
+
+def lightning_to_run_log() -> None:
+    """Let Lightning's messages reach the console once, through the configured handlers.
+
+    Importing ``lightning`` gives its logger a stderr handler of its own even when logging is
+    configured (``lightning/__init__.py``), so under Hydra's job logging every Lightning line
+    appeared twice on the console: once plain on stderr, once through the root handlers (console
+    and run log). When the root logger has handlers, Lightning's own are removed.
+    """
+    if not logging.getLogger().handlers or "lightning" not in sys.modules:
+        return
+    lightning = logging.getLogger("lightning")
+    for handler in list(lightning.handlers):
+        if type(handler) is logging.StreamHandler:
+            lightning.removeHandler(handler)
 
 
 class ConsoleFormatter(logging.Formatter):
