@@ -9,7 +9,7 @@ matrix, boundary F) are summed across processes before rank 0 writes ``metrics.j
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import torch
 from lightning.pytorch import LightningModule
@@ -20,7 +20,7 @@ from ocseg.atomic import write_json
 from ocseg.evaluation.items import EvaluationItems, collate_items
 from ocseg.evaluation.sampler import ShardSampler
 from ocseg.inference.predictor import SegmentationPredictor
-from ocseg.metrics.accumulators import LabelConfusion
+from ocseg.metrics.accumulators import BoundaryFScore, LabelConfusion
 from ocseg.metrics.scores import Scores
 
 __all__ = ["EvaluationModule", "Refiner"]
@@ -32,7 +32,8 @@ Refiner = Callable[[torch.Tensor, dict], torch.Tensor]
 class _LabelScores(nn.Module):
     """The confusion matrix and (optionally) boundary F of one stream of predictions."""
 
-    def __init__(self, class_names: Sequence[str], ignore_index: int, boundary: Any | None) -> None:
+    def __init__(self, class_names: Sequence[str], ignore_index: int,
+                 boundary: BoundaryFScore | None) -> None:
         super().__init__()
         self.confusion = LabelConfusion(len(class_names), ignore_index, class_names)
         self.boundary = boundary
@@ -80,7 +81,7 @@ class EvaluationModule(LightningModule):
         ignore_index: int = 255,
         batch_size: int = 1,
         num_workers: int = 0,
-        boundary: Any | None = None,
+        boundary: BoundaryFScore | None = None,
         metrics_path: str | Path | None = None,
         metrics_extra: dict | None = None,
         refine: Refiner | None = None,
