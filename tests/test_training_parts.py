@@ -1,4 +1,5 @@
-"""Schedule, parameter groups, BN freezing and the offline wandb logger."""
+"""Schedule, parameter groups, BN freezing, the offline wandb logger and the hyperparameters
+every logger receives."""
 
 from __future__ import annotations
 
@@ -79,6 +80,26 @@ def test_wandb_logger_works_offline(tiny_cfg, tmp_path):
     logger.log_metrics({"train/loss": 1.0}, step=1)
     logger.experiment.finish()
     assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+
+
+def test_run_config_reaches_every_logger_as_hyperparameters(tiny_cfg, tmp_path, single_thread):
+    import wandb
+    import yaml
+
+    from ocseg.tasks.train import train
+
+    cfg = tiny_cfg("logger=[csv,wandb]", "schedule.lr=0.0123", "schedule.max_steps=1",
+                   "schedule.val_every=1", "+trainer.limit_val_batches=1")
+    train(cfg)
+    hparams = yaml.safe_load((tmp_path / "run" / "csv" / "hparams.yaml").read_text())
+    assert hparams["schedule/lr"] == 0.0123 and hparams["model/name"] == cfg.model.name
+    assert hparams["dataset/class_names"] == list(cfg.dataset.class_names)
+    run = wandb.run  # the offline run the W&B logger started, still open
+    try:
+        assert run is not None and run.config["schedule/lr"] == 0.0123
+        assert run.config["loss/_target_"] == cfg.loss._target_
+    finally:
+        wandb.finish()
 
 
 def test_debug_fdr_runs_one_batch_without_checkpoints(tiny_cfg, tmp_path):

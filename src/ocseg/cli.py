@@ -92,7 +92,11 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
         sys.argv[1:] = _function(complete)(sys.argv[1:])
 
     def app(cfg: DictConfig) -> Any:
-        return run_task(_function(task), cfg)
+        from ocseg.log import lightning_to_run_log
+
+        function = _function(task)  # imports the task's libraries (Lightning for most)
+        lightning_to_run_log()
+        return run_task(function, cfg)
 
     return hydra.main(config_path=str(config_dir()), config_name=config_name,
                       version_base="1.3")(app)()

@@ -18,6 +18,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import Metric
 
 from ocseg.checkpoints.ocseg import CONFIG_KEY
+from ocseg.lightning.hyperparameters import log_hyperparameters
 from ocseg.losses.base import SegLoss
 from ocseg.optim.param_groups import backbone_head_groups
 
@@ -40,7 +41,8 @@ class SegmentationModule(LightningModule):
             eval mode (running statistics neither used from the batch nor updated) and no
             gradient for its weight and bias (they are left out of the optimizer, so weight
             decay does not shrink them either).
-        run_config: the resolved run configuration, stored in checkpoints so eval can rebuild the model.
+        run_config: the resolved run configuration, stored in checkpoints so eval can rebuild the
+            model, and given to every logger as hyperparameters when fitting starts.
     """
 
     def __init__(
@@ -77,6 +79,11 @@ class SegmentationModule(LightningModule):
         self.register_buffer("trained_steps", torch.tensor(0, dtype=torch.long), persistent=True)
 
     # -- forward / train ---------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        # here, not before fit: under DDP this runs in every process once ranks are known
+        if self.run_config is not None:
+            log_hyperparameters(self.loggers, self.run_config)
+
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net(images)
 
