@@ -25,7 +25,7 @@ from ocseg.atomic import write_json
 from ocseg.errors import OcsegError
 
 __all__ = ["Stage", "Step", "plan", "run_pipeline", "subprocess_executor", "in_process_executor",
-           "DONE", "TOOLS"]
+           "run_in_process", "DONE", "TOOLS"]
 
 DONE = "DONE"
 # tool → what a user types (the repository's shims; the submission packer is a module)
@@ -125,40 +125,43 @@ def subprocess_executor(cwd: str | Path, python: str = sys.executable) -> Execut
     return execute
 
 
-def in_process_executor() -> Executor:
-    """Run each step's tool in this process (the same Hydra apps, without a Python start-up per
-    stage): for tests. Hydra's global state and the logging setup are put back after each."""
+def run_in_process(tool: str, args: Sequence[str]) -> int:
+    """Run ``tool`` (a key of :data:`TOOLS`) with ``args`` as its command line in this process —
+    the same Hydra app as ``python <tool>.py <args>`` — and return its exit code. Hydra's global
+    state and the logging setup it changes are put back afterwards (for tests)."""
+    from hydra.core.global_hydra import GlobalHydra
+
     from ocseg import cli
     from ocseg.reproduce import submission
 
     entry = {"train": cli.train, "eval": cli.evaluate, "predict_offsets": cli.predict_offsets,
-             "refine": cli.refine, "submission": submission.main}
+             "refine": cli.refine, "submission": submission.main}[tool]
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    argv = sys.argv
+    sys.argv = [TOOLS[tool][-1], *args]
+    try:
+        entry()
+        return 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = argv
+        GlobalHydra.instance().clear()
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(level)
 
-    def execute(step: Step) -> int:
-        from hydra.core.global_hydra import GlobalHydra
 
-        root = logging.getLogger()
-        handlers, level = list(root.handlers), root.level
-        argv = sys.argv
-        sys.argv = [TOOLS[step.stage.tool][-1], *step.args]
-        try:
-            entry[step.stage.tool]()
-            return 0
-        except SystemExit as exc:
-            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        finally:
-            sys.argv = argv
-            GlobalHydra.instance().clear()
-            for handler in root.handlers[:]:
-                if handler not in handlers:
-                    root.removeHandler(handler)
-                    handler.close()
-            for handler in handlers:
-                if handler not in root.handlers:
-                    root.addHandler(handler)
-            root.setLevel(level)
-
-    return execute
+def in_process_executor() -> Executor:
+    """Run each step's tool in this process (:func:`run_in_process`): the same Hydra apps and
+    arguments without a Python start-up per stage, for tests."""
+    return lambda step: run_in_process(step.stage.tool, step.args)
 
 
 def _say(text: str) -> None:
