@@ -229,3 +229,18 @@ def test_tiny_pipelines_end_to_end(tmp_path, single_thread, capsys):
     assert segfixed["images_scored"] == 2
     assert segfixed["before"]["mIoU"] == pytest.approx(plain["mIoU"], abs=1e-3)
     assert f"Cityscapes val mIoU: {plain['mIoU']} single scale (original 81.09)" in capsys.readouterr().out
+
+
+def test_missing_inputs_stop_the_pipeline_before_it_starts(tmp_path):
+    from ocseg.reproduce.preflight import check_inputs
+
+    settings = Settings(runs=tmp_path / "runs", data=tmp_path / "data", pretrained=tmp_path / "models",
+                        gpus=0, offsets=tmp_path / "offset_semantic.zip")
+    with pytest.raises(OcsegError) as error:
+        check_inputs(stages_mod.plan(val_stages(settings)), settings.runs)
+    message = str(error.value)
+    assert f"'{tmp_path / 'models'}/hrnetv2_w48_imagenet_pretrained.pth'" in message
+    assert f"dataset.root (dataset=cityscapes): '{tmp_path / 'data'}/cityscapes'" in message
+    assert f"val_ss_segfix offsets: '{tmp_path / 'offset_semantic.zip'}'" in message
+    # checkpoints that earlier stages write into the runs folder are not inputs
+    assert "last.ckpt" not in message
