@@ -11,11 +11,11 @@ PYTEST_ARGS ?=
 export NO_ALBUMENTATIONS_UPDATE := 1
 
 # reproduce-cityscapes[-val]: DATA= (paths.data_dir, holding cityscapes/ and mapillary/),
-# GPUS= (per node; default all, 0 = CPU), NODES=, RUNS=, PRETRAINED=, SEGFIX_CKPT=, OFFSETS=,
+# GPUS= (default all, 0 = CPU), RUNS=, PRETRAINED=, SEGFIX_CKPT=, OFFSETS=,
 # MAPILLARY_CKPT=, DRY_RUN=1 (print the commands), REPRO_TINY=1 (tiny data, a CPU smoke run),
 # ARGS= (overrides added to every train.py stage). README: "Reproducing the Cityscapes results".
 REPRO_FLAGS = $(if $(DATA),--data=$(DATA)) $(if $(GPUS),--gpus=$(GPUS)) \
-	$(if $(NODES),--nodes=$(NODES)) $(if $(RUNS),--runs=$(RUNS)) \
+	$(if $(RUNS),--runs=$(RUNS)) \
 	$(if $(PRETRAINED),--pretrained=$(PRETRAINED)) $(if $(SEGFIX_CKPT),--segfix-ckpt=$(SEGFIX_CKPT)) \
 	$(if $(OFFSETS),--offsets=$(OFFSETS)) $(if $(MAPILLARY_CKPT),--mapillary-ckpt=$(MAPILLARY_CKPT)) \
 	$(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(filter 1,$(REPRO_TINY)),--tiny)

@@ -33,8 +33,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--data", type=Path, help="paths.data_dir: holds cityscapes/ and mapillary/ "
                    "(default data; --tiny: <runs>/data)")
     p.add_argument("--pretrained", type=Path, help="paths.pretrained_dir (ImageNet files)")
-    p.add_argument("--gpus", type=int, help="GPUs per node (default: all, trainer=ddp; 0: CPU)")
-    p.add_argument("--nodes", type=int, default=1, help="trainer.num_nodes of the training stages")
+    p.add_argument("--gpus", type=int, help="GPUs to use (default: all, trainer=ddp; 0: CPU)")
     p.add_argument("--segfix-ckpt", type=Path, help="a SegFix checkpoint instead of training one")
     p.add_argument("--offsets", type=Path, help="SegFix offsets (folder or the original's "
                    "offset_semantic.zip) instead of predicting them")
@@ -51,7 +50,7 @@ def settings_of(args: argparse.Namespace) -> cityscapes.Settings:
     data = args.data or (runs / "data" if args.tiny else Path("data"))
     gpus = 0 if args.tiny and args.gpus is None else args.gpus
     return cityscapes.Settings(runs=runs, data=data, pretrained=args.pretrained, gpus=gpus,
-                               nodes=args.nodes, segfix_ckpt=args.segfix_ckpt, offsets=args.offsets,
+                               segfix_ckpt=args.segfix_ckpt, offsets=args.offsets,
                                mapillary_ckpt=args.mapillary_ckpt, train_args=tuple(args.overrides),
                                tiny=args.tiny)
 

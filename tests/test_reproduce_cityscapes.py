@@ -91,11 +91,11 @@ def test_offsets_and_checkpoints_given_replace_their_stages(tmp_path):
 
 def test_makefile_passes_the_variables_to_the_script():
     out = subprocess.run(["make", "-n", "reproduce-cityscapes", "DRY_RUN=1", "DATA=/d", "GPUS=2",
-                          "NODES=2", "RUNS=/r", "OFFSETS=o.zip", "ARGS=seed=1"], cwd=REPO,
+                          "RUNS=/r", "OFFSETS=o.zip", "ARGS=seed=1"], cwd=REPO,
                          capture_output=True, text=True, check=True).stdout
     (line,) = [ln for ln in out.splitlines() if "reproduce_cityscapes.py" in ln]
     assert line.split()[1:] == ["scripts/reproduce_cityscapes.py", "leaderboard", "--data=/d",
-                                "--gpus=2", "--nodes=2", "--runs=/r", "--offsets=o.zip",
+                                "--gpus=2", "--runs=/r", "--offsets=o.zip",
                                 "--dry-run", "seed=1"]
 
 

@@ -61,9 +61,9 @@ class Settings:
         data: ``paths.data_dir``, holding ``cityscapes/`` and ``mapillary/``.
         pretrained: ``paths.pretrained_dir`` (ImageNet files, released checkpoints); None: the
             configs' default (``pretrained_model/``).
-        gpus: GPUs per node: None → ``trainer=ddp`` (all of them), 0 → ``trainer=cpu``,
-            1 → ``trainer=gpu``, N → ``trainer=ddp trainer.devices=N``.
-        nodes: ``trainer.num_nodes`` of the training stages.
+        gpus: GPUs of the machine: None → ``trainer=ddp`` (all of them), 0 → ``trainer=cpu``,
+            1 → ``trainer=gpu``, N → ``trainer=ddp trainer.devices=N``. (The pipeline runs on
+            one machine; a stage on several nodes: README, Reproducing the Cityscapes results.)
         segfix_ckpt: a SegFix checkpoint (ocseg ``.ckpt`` or the original's ``.pth``) instead of
             training stage ``segfix_cityscapes_hrnet2x20``.
         offsets: a folder or ``.zip`` of offsets (the original's ``offset_semantic.zip``) instead
@@ -77,7 +77,6 @@ class Settings:
     data: Path = Path("data")
     pretrained: Path | None = None
     gpus: int | None = None
-    nodes: int = 1
     segfix_ckpt: Path | None = None
     offsets: Path | None = None
     mapillary_ckpt: Path | None = None
@@ -102,8 +101,6 @@ class Settings:
         args = [*self.paths()]
         if tool in ("train", "eval", "predict_offsets"):
             args += self.trainer()
-        if tool == "train" and self.nodes > 1:
-            args.append(f"trainer.num_nodes={self.nodes}")
         args.append(f"hydra.run.dir={folder}")
         if self.tiny:
             args += tiny_overrides(tool, dataset)

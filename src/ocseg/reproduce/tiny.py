@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ocseg.atomic import write_text
+from ocseg.errors import OcsegError
 
 __all__ = ["SCENES", "build_tiny_data", "tiny_overrides", "MAPILLARY_OF_CITYSCAPES"]
 
@@ -90,6 +91,11 @@ def build_tiny_data(data_dir: str | Path) -> Path:
     marker = data_dir / _MARKER
     if marker.is_file() and json.loads(marker.read_text()) == SCENES:
         return data_dir
+    real = [data_dir / n for n in ("cityscapes", "mapillary") if (data_dir / n).exists()]
+    if real and not marker.is_file():
+        raise OcsegError(f"'{real[0]}' exists and was not made by REPRO_TINY; the tiny data is "
+                         "written under <runs>/data unless DATA= names another folder: choose an "
+                         "empty one")
     partial = data_dir / "tiny.partial"
     shutil.rmtree(partial, ignore_errors=True)
     scenes = ensure_generated(partial / "scenes", **SCENES)
