@@ -74,6 +74,24 @@ def test_freeze_bn_keeps_batchnorm_statistics_and_affine_parameters(tiny_cfg, fr
     assert all(not torch.equal(v, params[n]) for n, v in others.items())
 
 
+def test_freeze_bn_holds_through_lightning_fit_and_validation(tiny_cfg, single_thread):
+    """Lightning's fit never calls ``train()`` on the module: the frozen BatchNorms must still be
+    in eval mode for every training step, before and after a validation."""
+    from ocseg.tasks.train import build_module, build_trainer
+
+    cfg = tiny_cfg("model.freeze_bn=true", "schedule.max_steps=3", "schedule.val_every=1",
+                   "logger=none")
+    module, datamodule = build_module(cfg), instantiate(cfg.data)
+    frozen = {k: v.clone() for k, v in module.net.state_dict().items()
+              if k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    trainer = build_trainer(cfg)
+    datamodule.set_world_size(trainer.world_size)
+    trainer.fit(module, datamodule=datamodule)
+    assert frozen and module.trained_steps == 3
+    state = module.net.state_dict()
+    assert [k for k, v in frozen.items() if not torch.equal(v, state[k])] == []
+
+
 def test_wandb_logger_works_offline(tiny_cfg, tmp_path):
     cfg = tiny_cfg("logger=wandb")
     logger = instantiate(cfg.logger.wandb)

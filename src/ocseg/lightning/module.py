@@ -99,6 +99,13 @@ class SegmentationModule(LightningModule):
                 module.eval()
         return self
 
+    def on_train_start(self) -> None:
+        # Lightning's fit never calls train(): the network keeps the modes it was built with
+        # (all training) and its loops only save and restore each submodule's flag around
+        # validation; so the frozen BatchNorms are put in eval mode here, once the strategy has
+        # set the network up (SyncBatchNorm included)
+        self.train()
+
     def _loss_terms(self, outputs: dict, batch: dict) -> dict[str, torch.Tensor]:
         return self.loss.terms(outputs, self.loss.target_from_batch(batch))
 
