@@ -64,7 +64,7 @@ def report(pipeline: str, settings: cityscapes.Settings) -> None:
     ours, segfix = cityscapes.PUBLISHED[pipeline]
     if pipeline == "val":
         plain = _json(settings.runs / "val_ss" / "metrics.json").get("mIoU")
-        refined = _json(settings.runs / "val_ss_segfix" / "metrics.json").get("after", {}).get("mIoU")
+        refined = _json(settings.runs / "val_ss_segfix" / "metrics.json").get("mIoU")
         print(f"\nCityscapes val mIoU: {plain} single scale (original {ours}), {refined} w/ SegFix "
               f"(original {segfix})")
     else:

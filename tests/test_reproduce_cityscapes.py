@@ -226,9 +226,10 @@ def test_tiny_pipelines_end_to_end(tmp_path, single_thread, capsys):
                                              "val_ss_segfix"]
     plain = json.loads((val_runs / "val_ss" / "metrics.json").read_text())
     segfixed = json.loads((val_runs / "val_ss_segfix" / "metrics.json").read_text())
-    assert segfixed["images_scored"] == 2
-    assert segfixed["before"]["mIoU"] == pytest.approx(plain["mIoU"], abs=1e-3)
-    assert f"Cityscapes val mIoU: {plain['mIoU']} single scale (original 81.09)" in capsys.readouterr().out
+    assert segfixed["num_images"] == 2
+    assert segfixed["segfix"]["unrefined"]["mIoU"] == pytest.approx(plain["mIoU"], abs=1e-3)
+    assert f"Cityscapes val mIoU: {plain['mIoU']} single scale (original 81.09)" in (out := capsys.readouterr().out)
+    assert f"{segfixed['mIoU']} w/ SegFix" in out
 
 
 def test_missing_inputs_stop_the_pipeline_before_it_starts(tmp_path):
