@@ -10,14 +10,28 @@ PYTEST_ARGS ?=
 # albumentations checks PyPI for updates at import time; there is no network here.
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: install train test test-fast bench segfix-demo clean-venv help
+# reproduce-cityscapes[-val]: DATA= (paths.data_dir, holding cityscapes/ and mapillary/),
+# GPUS= (default all, 0 = CPU), RUNS=, PRETRAINED=, SEGFIX_CKPT=, OFFSETS=,
+# MAPILLARY_CKPT=, DRY_RUN=1 (print the commands), REPRO_TINY=1 (tiny data, a CPU smoke run),
+# ARGS= (overrides added to every train.py stage). README: "Reproducing the Cityscapes results".
+REPRO_FLAGS = $(if $(DATA),--data=$(DATA)) $(if $(GPUS),--gpus=$(GPUS)) \
+	$(if $(RUNS),--runs=$(RUNS)) \
+	$(if $(PRETRAINED),--pretrained=$(PRETRAINED)) $(if $(SEGFIX_CKPT),--segfix-ckpt=$(SEGFIX_CKPT)) \
+	$(if $(OFFSETS),--offsets=$(OFFSETS)) $(if $(MAPILLARY_CKPT),--mapillary-ckpt=$(MAPILLARY_CKPT)) \
+	$(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(filter 1,$(REPRO_TINY)),--tiny)
+
+.PHONY: install train test test-fast bench bench-quick segfix-demo reproduce-cityscapes \
+	reproduce-cityscapes-val clean-venv help
 
 help:
 	@echo "make install   create .venv with pinned dependencies (no-op when up to date)"
 	@echo "make train     train the embedded default (ARGS='key=value ...' for overrides)"
 	@echo "make test      run the test suite"
-	@echo "make bench     run the benchmarks in bench/"
+	@echo "make bench-quick  every benchmark at small sizes (minutes, CPU): bench/results/<device>.json"
+	@echo "make bench     every benchmark at full sizes (an hour or more on 2 cores); ARGS='--original-repo DIR --mmseg DIR'"
 	@echo "make segfix-demo  the SegFix chain on the embedded dataset (~22 min on 2 cores)"
+	@echo "make reproduce-cityscapes      the leaderboard pipeline (DATA=, GPUS=, DRY_RUN=1, ...)"
+	@echo "make reproduce-cityscapes-val  the 80k HRNet-W48+OCR val row, w/ and w/o SegFix"
 
 install: $(STAMP)
 
@@ -38,11 +52,20 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
+bench-quick: install
+	$(BIN)/python bench/run.py --quick $(ARGS)
+
 bench: install
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	$(BIN)/python bench/run.py $(ARGS)
 
 segfix-demo: install
 	PYTHON=$(BIN)/python scripts/segfix_demo.sh $(ARGS)
+
+reproduce-cityscapes: install
+	$(BIN)/python scripts/reproduce_cityscapes.py leaderboard $(strip $(REPRO_FLAGS)) $(ARGS)
+
+reproduce-cityscapes-val: install
+	$(BIN)/python scripts/reproduce_cityscapes.py val $(strip $(REPRO_FLAGS)) $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,10 +1,12 @@
 """Evaluation throughput: images/s and forward passes per image for each test mode.
 
     python bench/eval.py [--size 1024 2048] [--images 2] [--device cpu|cuda] [--amp] [model=<name> ...]
+    python bench/eval.py --quick --json out.json     # 256×512, 1 image per mode, hrnet18_small_ocr
 
 Builds the network of the eval config (``model=``/``dataset=`` overrides; random weights, no
-data needed) and times ``test=ss`` (whole image), ``test=sliding`` and ``test=ms`` (7 scales +
-flip) on random images of ``--size`` (default Cityscapes' 1024×2048). Prints a table.
+data needed; BN folded, as ``eval.py`` runs it) and times ``test=ss`` (whole image),
+``test=sliding`` and ``test=ms`` (7 scales + flip) on random images of ``--size`` (default
+Cityscapes' 1024×2048). Prints a table.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
     parser.add_argument("--modes", nargs="+", default=MODES, choices=MODES)
+    parser.add_argument("--quick", action="store_true", help="256×512, 1 image, model=hrnet18_small_ocr")
+    parser.add_argument("--json", default=None, help="write the results to this JSON file")
     args, overrides = parser.parse_known_args()
+    if args.quick:
+        args.size, args.images = [256, 512], 1
+        if not any(o.startswith("model=") for o in overrides):
+            overrides.append("model=hrnet18_small_ocr")
     overrides = ["dataset=cityscapes", *overrides]
     device = torch.device(args.device)
     rows = []
@@ -50,7 +58,7 @@ def main() -> None:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             cfg = compose(config_name="eval", overrides=[*overrides, f"test={mode}"])
         torch.manual_seed(0)
-        net = CountingNet(instantiate(cfg.net)).to(device).eval()
+        net = CountingNet(instantiate(cfg.net).eval().fuse_for_inference()).to(device).eval()  # as eval.py
         predictor = instantiate(cfg.test)
         image = torch.randn(3, *args.size, device=device)
         with torch.inference_mode(), torch.autocast(device.type, enabled=args.amp and device.type == "cuda"):
@@ -73,6 +81,13 @@ def main() -> None:
     print(f"|{'-' * 10}|{'-' * 14}|{'-' * 10}|{'-' * 10}|---------")
     for mode, desc, passes, seconds in rows:
         print(f"| {mode:8} | {passes:12.0f} | {seconds:8.3f} | {1 / seconds:8.3f} | {desc}")
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps({
+            "model": str(cfg.model.name), "size": list(args.size), "device": name, "images": args.images,
+            "modes": [{"mode": m, "settings": d, "passes_per_image": p, "seconds_per_image": s}
+                      for m, d, p, s in rows]}, indent=1))
 
 
 if __name__ == "__main__":

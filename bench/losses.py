@@ -1,7 +1,9 @@
 """Time and peak memory of every loss (forward + backward) at Cityscapes training size.
 
     python bench/losses.py [--device cpu|cuda] [--batch 2] [--height 512] [--width 1024]
-                           [--stride 4] [--repeats 3] [--amp]
+                           [--stride 4] [--repeats 3] [--amp] [--quick] [--json out.json]
+
+``--quick``: one 256×512 label map, 2 repeats. ``--json``: the rows and RMI's overhead over CE.
 
 Segmentation losses get ``{"out", "aux"}`` logits of N×19×(H/stride)×(W/stride) (HRNet-OCR's
 stride 4) and N×H×W labels, so the bilinear upsampling the losses do is part of the cost; SegFix
@@ -98,7 +100,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--amp", action="store_true", help="run under bf16 autocast")
     parser.add_argument("--losses", nargs="+", default=list(LOSSES), choices=list(LOSSES))
+    parser.add_argument("--quick", action="store_true", help="batch 1 of 256×512, 2 repeats")
+    parser.add_argument("--json", default=None, help="write the results to this JSON file")
     args = parser.parse_args()
+    if args.quick:
+        args.batch, args.height, args.width, args.repeats = 1, 256, 512, 2
     if args.device is None:
         import torch
 
@@ -117,9 +123,19 @@ def main() -> None:
     for name, best, median, peak, value in rows:
         print(f"{name:8} {best * 1e3:9.1f} {median * 1e3:10.1f} {peak / 2**20:9.0f} {value:9.4f}")
     by_name = {r[0]: r for r in rows}
+    ratio = None
     if "ce" in by_name and "rmi" in by_name:
         ratio = by_name["rmi"][1] / by_name["ce"][1]
         print(f"RMI costs {ratio:.1f}× the time of CE (best of {args.repeats}).")
+    if args.json:
+        import json
+        from pathlib import Path
+
+        Path(args.json).write_text(json.dumps({
+            "device": args.device, "labels": [args.batch, args.height, args.width], "amp": args.amp,
+            "repeats": args.repeats, "rmi_over_ce": ratio,
+            "losses": [{"loss": n, "best_ms": b * 1e3, "median_ms": m * 1e3, "peak_mib": p / 2**20, "value": v}
+                       for n, b, m, p, v in rows]}, indent=1))
 
 
 if __name__ == "__main__":

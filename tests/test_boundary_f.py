@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from ocseg.metrics.boundary import (
-    BoundaryFScore, boundary_f_score, boundary_tolerance, seg_to_boundary,
-)
+from ocseg.metrics.accumulators import BoundaryFScore
+from ocseg.metrics.boundary import boundary_f_score, boundary_tolerance, seg_to_boundary
 
 
 def _plain_bmap(seg):

@@ -55,7 +55,7 @@ def test_save_network_round_trip_rebuilds_from_the_file_alone(tiny, tmp_path):
     assert raw["global_step"] == 0 and "pytorch-lightning_version" in raw
     assert raw["ocseg_config"]["model"]["name"] == "tiny_fcn"
     assert raw["ocseg_config"]["net"]["num_classes"] == 19            # stored resolved
-    loaded = load_network(path)                                       # no run config needed
+    loaded = load_network(path, fuse=False)                           # no run config needed
     assert loaded.kind == "lightning" and not loaded.net.training
     assert loaded.config.normalize.div == 255.0 and loaded.config.task.name == "segmentation"
     x = torch.randn(1, 3, 32, 64)
@@ -65,8 +65,11 @@ def test_save_network_round_trip_rebuilds_from_the_file_alone(tiny, tmp_path):
     config = OmegaConf.to_container(cfg, resolve=True)
     config["net"]["backbone"]["pretrained"] = str(tmp_path / "missing_imagenet.pth")
     with torch.no_grad():
-        moved = load_network(save_network(net, config, tmp_path / "recipe.ckpt")).net
+        moved = load_network(save_network(net, config, tmp_path / "recipe.ckpt"), fuse=False).net
         assert torch.equal(moved(x)["out"], net(x)["out"])
+        # by default the inference copy (BatchNorm folded): the same outputs up to rounding
+        fused = load_network(path).net
+        torch.testing.assert_close(fused(x)["out"], net(x)["out"], rtol=1e-4, atol=1e-4)
 
 
 def test_checks_against_the_run(tiny, tmp_path):

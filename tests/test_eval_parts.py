@@ -12,7 +12,9 @@ from ocseg.data.dataset import Sample
 from ocseg.data.label_map import LabelMap
 from ocseg.errors import OcsegError
 from ocseg.checkpoints.identity import check_checkpoint_matches
-from ocseg.evaluation import LabelConfusion, PredictionWriter, ShardSampler, metrics_from_confusion
+from ocseg.evaluation import PredictionWriter, ShardSampler
+from ocseg.metrics.accumulators import LabelConfusion
+from ocseg.metrics.scores import Scores
 from ocseg.tasks.evaluate import _labelled
 
 
@@ -25,7 +27,7 @@ def test_scores_equal_a_hand_computed_confusion_matrix():
     expected = torch.zeros(4, 4, dtype=torch.long)
     expected[0, 0], expected[0, 1], expected[1, 1], expected[2, 1] = 1, 1, 2, 1
     assert torch.equal(summed["confmat"], expected) and summed["images"] == 2
-    scores = metrics_from_confusion(summed["confmat"], ["a", "b", "c", "d"])
+    scores = Scores.from_confusion(summed["confmat"], ["a", "b", "c", "d"]).to_json()
     # IoU a: 1/(1+1) ; b: 2/(2+2) ; c: 0/1 ; d: no pixels at all -> None, left out of the mean
     assert scores["per_class_iou"] == {"a": 50.0, "b": 50.0, "c": 0.0, "d": None}
     assert scores["mIoU"] == pytest.approx(100 / 3, abs=1e-4)

@@ -3,6 +3,7 @@ loaders read."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -77,16 +78,18 @@ def test_tests_and_unlabeled_splits_have_images_only(prepared):
         assert not (prepared.out[name] / "labels" / "test").exists()
 
 
-def test_second_run_writes_nothing_and_resumes_a_missing_file(prepared, capsys):
+def test_second_run_writes_nothing_and_resumes_a_missing_file(prepared, caplog):
     out = prepared.out["ade20k"]
     again = ade20k.prepare(prepared.raw["ade20k"], out)
     assert sum(again.written.values()) == 0 and sum(again.skipped.values()) == 10
     victim = out / "labels" / "val" / "ADE_val_00000002.png"
     victim.unlink()
-    resumed = ade20k.prepare(prepared.raw["ade20k"], out)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="ocseg.data.prepare.common"):
+        resumed = ade20k.prepare(prepared.raw["ade20k"], out)
     assert resumed.written == {"labels": 1}
     assert victim.is_file()
-    summary = capsys.readouterr().out
+    summary = caplog.text
     assert "prepared ade20k" in summary and "1 written" in summary
     assert not list(out.rglob(".*"))  # no temporary files left behind
 

@@ -116,8 +116,8 @@ def test_chained_eval_equals_eval_then_refine(tmp_path, synthetic_root, seg_ckpt
         changed += np.count_nonzero(a != cv2.imread(str(tmp_path / "plain" / "label" / name),
                                                     cv2.IMREAD_UNCHANGED))
     assert changed > 0
-    assert chained["mIoU"] == pytest.approx(refined["after"]["mIoU"], abs=1e-3)
-    assert chained["boundary_f"] == pytest.approx(refined["after"]["boundary_f"], abs=1e-3)
+    assert chained["mIoU"] == pytest.approx(refined["mIoU"], abs=1e-3)
+    assert chained["boundary_f"] == pytest.approx(refined["boundary_f"], abs=1e-3)
     unrefined = chained["segfix"]["unrefined"]
     assert unrefined["mIoU"] == pytest.approx(plain["mIoU"], abs=1e-4)
     assert unrefined["boundary_f"] == pytest.approx(plain["boundary_f"], abs=1e-4)
@@ -203,7 +203,7 @@ def test_chain_on_a_folder_dataset(tmp_path, synthetic_root):
         "dataset=folder", f"dataset.root={root}", f"input={predictions}", f"offsets={offsets}",
         f"output={tmp_path / 'refined'}", "split=val", "workers=1", "progress=false",
         f"paths.output_dir={tmp_path / 'refine'}"]))
-    assert metrics["refined"] == 4 and metrics["images_scored"] == 4
-    assert 0 < metrics["before"]["mIoU"] < 100 and 0 <= metrics["after"]["mIoU"] <= 100
+    assert metrics["refined"] == 4 and metrics["num_images"] == 4
+    assert 0 < metrics["segfix"]["unrefined"]["mIoU"] < 100 and 0 <= metrics["mIoU"] <= 100
     assert (tmp_path / "refine" / "metrics.json").is_file()
     assert len(list((tmp_path / "refined").glob("*.png"))) == 4

@@ -1,4 +1,5 @@
-"""Schedule, parameter groups, BN freezing and the offline wandb logger."""
+"""Schedule, parameter groups, BN freezing, the offline wandb logger and the hyperparameters
+every logger receives."""
 
 from __future__ import annotations
 
@@ -73,12 +74,50 @@ def test_freeze_bn_keeps_batchnorm_statistics_and_affine_parameters(tiny_cfg, fr
     assert all(not torch.equal(v, params[n]) for n, v in others.items())
 
 
+def test_freeze_bn_holds_through_lightning_fit_and_validation(tiny_cfg, single_thread):
+    """Lightning's fit never calls ``train()`` on the module: the frozen BatchNorms must still be
+    in eval mode for every training step, before and after a validation."""
+    from ocseg.tasks.train import build_module, build_trainer
+
+    cfg = tiny_cfg("model.freeze_bn=true", "schedule.max_steps=3", "schedule.val_every=1",
+                   "logger=none")
+    module, datamodule = build_module(cfg), instantiate(cfg.data)
+    frozen = {k: v.clone() for k, v in module.net.state_dict().items()
+              if k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    trainer = build_trainer(cfg)
+    datamodule.set_world_size(trainer.world_size)
+    trainer.fit(module, datamodule=datamodule)
+    assert frozen and module.trained_steps == 3
+    state = module.net.state_dict()
+    assert [k for k, v in frozen.items() if not torch.equal(v, state[k])] == []
+
+
 def test_wandb_logger_works_offline(tiny_cfg, tmp_path):
     cfg = tiny_cfg("logger=wandb")
     logger = instantiate(cfg.logger.wandb)
     logger.log_metrics({"train/loss": 1.0}, step=1)
     logger.experiment.finish()
     assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+
+
+def test_run_config_reaches_every_logger_as_hyperparameters(tiny_cfg, tmp_path, single_thread):
+    import wandb
+    import yaml
+
+    from ocseg.tasks.train import train
+
+    cfg = tiny_cfg("logger=[csv,wandb]", "schedule.lr=0.0123", "schedule.max_steps=1",
+                   "schedule.val_every=1", "+trainer.limit_val_batches=1")
+    train(cfg)
+    hparams = yaml.safe_load((tmp_path / "run" / "csv" / "hparams.yaml").read_text())
+    assert hparams["schedule/lr"] == 0.0123 and hparams["model/name"] == cfg.model.name
+    assert hparams["dataset/class_names"] == list(cfg.dataset.class_names)
+    run = wandb.run  # the offline run the W&B logger started, still open
+    try:
+        assert run is not None and run.config["schedule/lr"] == 0.0123
+        assert run.config["loss/_target_"] == cfg.loss._target_
+    finally:
+        wandb.finish()
 
 
 def test_debug_fdr_runs_one_batch_without_checkpoints(tiny_cfg, tmp_path):

@@ -63,8 +63,17 @@ def user_message(exc: BaseException) -> str | None:
     return None
 
 
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
-    """Run ``task(cfg)``; a user-facing error becomes ``error: <message>`` and exit code 2."""
+    """Run ``task(cfg)``; a user-facing error becomes ``error: <message>`` and exit code 2. In a
+    multirun the error is raised after its line, so the sweep records that job as failed and
+    goes on with the others (an exit would end the whole sweep)."""
     try:
         return task(cfg)
     except Exception as exc:  # noqa: BLE001 - classified below, real bugs re-raised
@@ -72,6 +81,8 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr, flush=True)
+        if _in_multirun():
+            raise
         sys.exit(EXIT_USER_ERROR)
 
 
@@ -92,7 +103,11 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
         sys.argv[1:] = _function(complete)(sys.argv[1:])
 
     def app(cfg: DictConfig) -> Any:
-        return run_task(_function(task), cfg)
+        from ocseg.log import lightning_to_run_log
+
+        function = _function(task)  # imports the task's libraries (Lightning for most)
+        lightning_to_run_log()
+        return run_task(function, cfg)
 
     return hydra.main(config_path=str(config_dir()), config_name=config_name,
                       version_base="1.3")(app)()

@@ -84,7 +84,7 @@ def _instantiate(net_cfg: DictConfig) -> nn.Module:
 
 
 def load_network(path: str | Path, expect: str = "segmentation", cfg: DictConfig | None = None, *,
-                 strict: bool = True, trust: bool = False) -> LoadedNetwork:
+                 strict: bool = True, trust: bool = False, fuse: bool = True) -> LoadedNetwork:
     """The network of checkpoint ``path`` with its weights, in eval mode.
 
     Args:
@@ -93,6 +93,9 @@ def load_network(path: str | Path, expect: str = "segmentation", cfg: DictConfig
             file when given; needed to build an original ``.pth`` (which names no ocseg model).
         strict: every key must fit (False loads what matches).
         trust: unpickle anything the file holds (see :func:`~ocseg.checkpoints.read_checkpoint`).
+        fuse: return the inference-only copy of :meth:`~ocseg.models.Segmentor.fuse_for_inference`
+            (BatchNorm folded into the convolutions, ``channels_last``; what eval, offset
+            prediction and :func:`ocseg.load` run); False keeps the trainable network.
     """
     if expect not in EXPECT:
         raise ValueError(f"expect must be one of {EXPECT}, got {expect!r}")
@@ -108,4 +111,5 @@ def load_network(path: str | Path, expect: str = "segmentation", cfg: DictConfig
                          "file, or one without ocseg_config); pass model= and dataset= (or num_classes=)")
     net = _instantiate(source.net)
     kind = load_checkpoint(net, p, strict=strict, obj=obj)
-    return LoadedNetwork(net.eval(), source, kind)
+    net = net.fuse_for_inference() if fuse else net.eval()
+    return LoadedNetwork(net, source, kind)

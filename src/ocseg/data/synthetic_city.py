@@ -25,8 +25,11 @@ import numpy as np
 
 from ocseg.atomic import write_png
 from ocseg.errors import OcsegError
+from ocseg.log import status_logger
 
 __all__ = ["SyntheticCitySpec", "generate", "ensure_generated", "render_scene"]
+
+log = status_logger(__name__)
 
 # Cityscapes labelIds used by the generator.
 EGO_VEHICLE, ROAD, SIDEWALK, BUILDING, POLE, SIGN = 1, 7, 8, 11, 17, 20
@@ -286,6 +289,6 @@ def ensure_generated(root: str | Path, num_train: int = 64, num_val: int = 16, h
             f"'{root}' exists but was not made by the synthetic generator; point dataset.root at an "
             "empty or new folder (it is generated there on first use)"
         )
-    print(f"generating synthetic_city ({spec.num_train} train / {spec.num_val} val, "
-          f"{spec.height}×{spec.width}) under {root} ...", flush=True)
+    log.info("generating synthetic_city (%d train / %d val, %d×%d) under %s ...", spec.num_train,
+             spec.num_val, spec.height, spec.width, root)
     return generate(root, spec)

@@ -9,9 +9,8 @@ from ocseg.evaluation.module import EvaluationModule
 from ocseg.data.image_io import palette_image
 from ocseg.evaluation.outputs import PredictionWriter, color_image
 from ocseg.evaluation.sampler import ShardSampler
-from ocseg.evaluation.scores import LabelConfusion, metrics_from_confusion
 
 __all__ = [
-    "EvaluationItems", "EvaluationModule", "LabelConfusion", "PredictionWriter", "ShardSampler",
-    "collate_items", "color_image", "metrics_from_confusion", "output_names", "palette_image",
+    "EvaluationItems", "EvaluationModule", "PredictionWriter", "ShardSampler", "collate_items",
+    "color_image", "output_names", "palette_image",
 ]

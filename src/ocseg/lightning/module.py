@@ -18,6 +18,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import Metric
 
 from ocseg.checkpoints.ocseg import CONFIG_KEY
+from ocseg.lightning.hyperparameters import log_hyperparameters
 from ocseg.lightning.numerics import NumericsGuard
 from ocseg.losses.base import SegLoss
 from ocseg.optim.param_groups import backbone_head_groups
@@ -43,7 +44,8 @@ class SegmentationModule(LightningModule):
             decay does not shrink them either).
         skip_nonfinite: skip a batch whose loss is NaN/Inf instead of stopping with an error
             (:class:`~ocseg.lightning.numerics.NumericsGuard`, added by ``configure_callbacks``).
-        run_config: the resolved run configuration, stored in checkpoints so eval can rebuild the model.
+        run_config: the resolved run configuration, stored in checkpoints so eval can rebuild the
+            model, and given to every logger as hyperparameters when fitting starts.
     """
 
     def __init__(
@@ -83,6 +85,11 @@ class SegmentationModule(LightningModule):
         self.register_buffer("trained_steps", torch.tensor(0, dtype=torch.long), persistent=True)
 
     # -- forward / train ---------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        # here, not before fit: under DDP this runs in every process once ranks are known
+        if self.run_config is not None:
+            log_hyperparameters(self.loggers, self.run_config)
+
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net(images)
 
@@ -97,6 +104,13 @@ class SegmentationModule(LightningModule):
             for module in self._norm_layers():
                 module.eval()
         return self
+
+    def on_train_start(self) -> None:
+        # Lightning's fit never calls train(): the network keeps the modes it was built with
+        # (all training) and its loops only save and restore each submodule's flag around
+        # validation; so the frozen BatchNorms are put in eval mode here, once the strategy has
+        # set the network up (SyncBatchNorm included)
+        self.train()
 
     def _loss_terms(self, outputs: dict, batch: dict) -> dict[str, torch.Tensor]:
         return self.loss.terms(outputs, self.loss.target_from_batch(batch))

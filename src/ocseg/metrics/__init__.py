@@ -1,5 +1,9 @@
-"""Evaluation metrics."""
+"""Segmentation scores (imports nothing, so the numpy parts load without torch):
 
-from ocseg.metrics.confusion import SegmentationMetrics, confusion_matrix, scores_from_confusion
-
-__all__ = ["SegmentationMetrics", "confusion_matrix", "scores_from_confusion"]
+* :mod:`~ocseg.metrics.scores` — the numbers: confusion counts, mIoU / IoU / pixel accuracy,
+  :class:`~ocseg.metrics.scores.Scores` and its ``metrics.json`` form (numpy only);
+* :mod:`~ocseg.metrics.boundary` — the original's boundary F-score (numpy, OpenCV);
+* :mod:`~ocseg.metrics.table` — the rich table of a :class:`~ocseg.metrics.scores.Scores`;
+* :mod:`~ocseg.metrics.accumulators` — torchmetrics states summed across processes: the
+  confusion matrix of label maps, the training task's validation metric, boundary F.
+"""

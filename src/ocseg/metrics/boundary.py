@@ -6,7 +6,8 @@ not boundaries), ignored pixels removed from both masks first; a boundary pixel 
 the other boundary lies within ``ceil(bound_th · image diagonal)`` pixels (a disk; 3 px at
 1024×2048 with the original's ``bound_th = 0.00088``). Precision / recall / F follow the original,
 including its conventions for empty masks (absent from both: F = 1; from one: F = 0). The score
-is the mean over classes of the mean over images.
+is the mean over classes of the mean over images (accumulated across processes by
+:class:`~ocseg.metrics.accumulators.BoundaryFScore`). Numpy and OpenCV only.
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ import math
 
 import cv2
 import numpy as np
-import torch
 from scipy.ndimage import find_objects
-from torchmetrics import Metric
 
-__all__ = ["DEFAULT_BOUND_TH", "boundary_tolerance", "disk", "seg_to_boundary",
-           "boundary_f_score", "BoundaryFScore"]
+__all__ = ["DEFAULT_BOUND_TH", "boundary_tolerance", "disk", "seg_to_boundary", "boundary_f_score"]
 
 DEFAULT_BOUND_TH = 0.00088
 
@@ -97,39 +95,3 @@ def boundary_f_score(pred: np.ndarray, gt: np.ndarray, num_classes: int, ignore_
                                seg_to_boundary(gt_ids[box] == c + 1), kernel)
     return scores
 
-
-class BoundaryFScore(Metric):
-    """Accumulates :func:`boundary_f_score` over images; ``compute`` gives ``boundary_f`` (the
-    mean over classes of the per-class mean over images, percent) and ``boundary_f/<class>``."""
-
-    full_state_update = False
-
-    def __init__(self, num_classes: int, ignore_index: int = 255,
-                 bound_th: float = DEFAULT_BOUND_TH, class_names=None) -> None:
-        super().__init__()
-        self.num_classes = int(num_classes)
-        self.ignore_index = int(ignore_index)
-        self.bound_th = float(bound_th)
-        self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
-        self.add_state("f_sum", default=torch.zeros(self.num_classes, dtype=torch.float64),
-                       dist_reduce_fx="sum")
-        self.add_state("images", default=torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, pred: torch.Tensor | np.ndarray, gt: torch.Tensor | np.ndarray) -> None:
-        """``pred`` and ``gt``: H×W or N×H×W class ids (gt may hold ``ignore_index``)."""
-        pred_np = pred.detach().cpu().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
-        gt_np = gt.detach().cpu().numpy() if isinstance(gt, torch.Tensor) else np.asarray(gt)
-        if gt_np.ndim == 2:
-            pred_np, gt_np = pred_np[None], gt_np[None]
-        for p, g in zip(pred_np, gt_np):
-            scores = boundary_f_score(p, g, self.num_classes, self.ignore_index, self.bound_th)
-            self.f_sum += torch.from_numpy(scores).to(self.f_sum)
-            self.images += 1
-
-    def compute(self) -> dict[str, torch.Tensor]:
-        if int(self.images) == 0:
-            return {"boundary_f": torch.tensor(float("nan"), dtype=torch.float64)}
-        per_class = 100 * self.f_sum / self.images
-        out = {"boundary_f": per_class.mean()}
-        out.update({f"boundary_f/{name}": v for name, v in zip(self.class_names, per_class)})
-        return out

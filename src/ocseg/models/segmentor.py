@@ -6,11 +6,14 @@ head can sit on any backbone: the head is built from the backbone's ``out_channe
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
+from ocseg.errors import OcsegError
+from ocseg.models.fuse import fold_batchnorms
 from ocseg.models.layers.norm_act import norm_act_slope, set_norm_act_slope
 
 __all__ = ["Segmentor", "compose_network"]
@@ -32,6 +35,27 @@ class Segmentor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.head(self.backbone(x))
+
+    def fuse_for_inference(self) -> "Segmentor":
+        """An inference-only copy: eval mode, no gradients, every BatchNorm that directly follows a
+        conv folded into it (:mod:`ocseg.models.fuse`), conv weights in ``channels_last`` (so the
+        activations follow after the first conv: oneDNN then skips the reorders to and from its
+        blocked layout; 0.80–0.84× the forward time of SegFix-HRNet2x and R101 on CPU, neutral on
+        HRNet-W48, see README "Performance"). ``self`` is left untouched; the copy refuses
+        ``train()`` (its BNs are gone) and its state dict has no BN entries, so save checkpoints
+        from the unfused network."""
+        fused = copy.deepcopy(self).eval()
+        fold_batchnorms(fused)
+        fused.to(memory_format=torch.channels_last)
+        fused.requires_grad_(False)
+        fused.inference_only = True
+        return fused
+
+    def train(self, mode: bool = True) -> "Segmentor":
+        if mode and getattr(self, "inference_only", False):
+            raise OcsegError("this network was fused for inference (fuse_for_inference) and cannot "
+                             "train; train the unfused network it was made from")
+        return super().train(mode)
 
     def get_extra_state(self) -> dict[str, Any]:
         return {"norm_act_negative_slope": norm_act_slope(self)}

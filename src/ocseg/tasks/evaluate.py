@@ -8,7 +8,7 @@ under a Lightning trainer (devices, DDP, progress bar). Labelled splits get ``me
 per-class table; unlabelled ones (``split=test``, a folder of images) get predictions only.
 With ``segfix.offsets=<dir>`` every prediction is SegFix-refined before it is written and scored
 (:class:`~ocseg.segfix.refinement.chained.ChainedRefinement`); the unrefined scores are kept
-for comparison.
+for comparison under ``segfix.unrefined`` (README, "metrics.json").
 """
 
 from __future__ import annotations
@@ -17,22 +17,22 @@ import json
 from pathlib import Path
 
 from hydra.utils import instantiate
-from lightning.fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
 
 from ocseg.checkpoints import load_network
 from ocseg.data.dataset import SegmentationDataset
 from ocseg.data.palette import resolve_palette
 from ocseg.errors import OcsegError
 from ocseg.evaluation import EvaluationItems, EvaluationModule, PredictionWriter, output_names
+from ocseg.log import status_logger
+from ocseg.metrics.scores import Scores
+from ocseg.metrics.table import scores_text
 from ocseg.segfix.refinement.chained import ChainedRefinement
 from ocseg.segfix.refinement.gather import SEMANTIC_SCALE
-from ocseg.tasks.refine import scores_table
 
 __all__ = ["evaluate", "build_eval_dataset"]
 
-_info = rank_zero_only(lambda message: print(message, flush=True))
+log = status_logger(__name__)
 
 
 def build_eval_dataset(cfg: DictConfig, split: str,
@@ -86,51 +86,59 @@ def evaluate(cfg: DictConfig) -> dict:
     metrics_path = out / "metrics.json"
     metrics_path.unlink(missing_ok=True)  # never leave a previous run's scores beside new labels
     boundary = instantiate(cfg.boundary) if scoring and cfg.get("boundary") else None
-    refine = _chained_segfix(cfg, scoring, items)
+    refine = _chained_segfix(cfg, items)
     extra = {
         "dataset": str(cfg.dataset.name), "split": split, "model": str(cfg.model.name),
         "checkpoint": str(cfg.ckpt_path),
         "config": OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False),
     }
+    if refine is not None:
+        extra["segfix"] = {"offsets": refine.location, "scale": refine.scale}
     module = EvaluationModule(net, predictor, items, list(cfg.dataset.class_names),
                               ignore_index=int(cfg.dataset.ignore_index), batch_size=cfg.batch_size,
                               num_workers=cfg.num_workers, boundary=boundary,
                               metrics_path=metrics_path if scoring else None, metrics_extra=extra,
                               refine=refine)
-    _info(f"eval: {len(dataset)} images of dataset={cfg.dataset.name} split={split} with "
-          f"{predictor}; {items.pending} to predict, {len(dataset) - items.pending} already in "
-          f"{writer.label_path('*').parent} (overwrite=true redoes them)"
-          + ("" if scoring else "; no ground truth: predictions only")
-          + (f"; SegFix-refined with the offsets in {refine.location}" if refine else ""))
+    log.info("eval: %d images of dataset=%s split=%s with %s; %d to predict, %d already in %s "
+             "(overwrite=true redoes them)%s%s", len(dataset), cfg.dataset.name, split, predictor,
+             items.pending, len(dataset) - items.pending, writer.label_path("*").parent,
+             "" if scoring else "; no ground truth: predictions only",
+             f"; SegFix-refined with the offsets in {refine.location}" if refine else "")
     # the trainer config is shared with training; evaluation needs none of its loop settings
     trainer = instantiate(cfg.trainer, logger=False, callbacks=[], use_distributed_sampler=False,
                           enable_checkpointing=False, max_steps=-1, max_epochs=None,
                           val_check_interval=None, check_val_every_n_epoch=1)
     trainer.test(module, verbose=False)
-    _info(f"predictions in {out}/label (original ids)"
-          + (f", {out}/color" if cfg.save.color else "")
-          + (f", {out}/overlay" if cfg.save.overlay else "")
-          + (f"; scores in {metrics_path}" if scoring else ""))
+    log.info("predictions in %s/label (original ids)%s%s%s", out,
+             f", {out}/color" if cfg.save.color else "",
+             f", {out}/overlay" if cfg.save.overlay else "",
+             f"; scores in {metrics_path}" if scoring else "")
     metrics = module.metrics
     if metrics is None and scoring and trainer.is_global_zero and metrics_path.is_file():
         metrics = json.loads(metrics_path.read_text())  # computed in a spawned process
-    if trainer.is_global_zero and metrics and (metrics.get("segfix") or {}).get("unrefined"):
-        unrefined = metrics["segfix"]["unrefined"]
-        Console().print(scores_table(unrefined, metrics, f"SegFix on {unrefined['num_images']} "
-                                                         f"{split} images (before: unrefined)"))
+    if trainer.is_global_zero and metrics:
+        _log_scores(metrics, split)
     return metrics or {}
 
 
-def _chained_segfix(cfg: DictConfig, scoring: bool, items: EvaluationItems) -> ChainedRefinement | None:
-    """The ``segfix.offsets=`` refinement hook (None when not asked for); every image still to
+def _log_scores(metrics: dict, split: str) -> None:
+    """The scores table (with SegFix: before = unrefined, after = refined)."""
+    scores = Scores.from_json(metrics)
+    unrefined = (metrics.get("segfix") or {}).get("unrefined")
+    title = f"{split} scores ({scores.num_images} images)"
+    if unrefined:
+        title = f"SegFix on {unrefined['num_images']} {split} images (before: unrefined)"
+    log.info("\n%s", scores_text(scores, title,
+                                  before=Scores.from_json(unrefined) if unrefined else None))
+
+
+def _chained_segfix(cfg: DictConfig, items: EvaluationItems) -> ChainedRefinement | None:
+    """The ``segfix.offsets=`` refinement (None when not asked for); every image still to
     predict must have offsets unless ``segfix.missing=copy``."""
     segfix = cfg.get("segfix") or {}
     if not segfix.get("offsets"):
         return None
-    boundary = instantiate(cfg.boundary) if scoring and cfg.get("boundary") else None
     hook = ChainedRefinement(segfix.offsets, scale=segfix.get("scale", SEMANTIC_SCALE),
-                             missing=segfix.get("missing", "error"),
-                             num_classes=int(cfg.dataset.num_classes) if scoring else None,
-                             ignore_index=int(cfg.dataset.ignore_index), boundary=boundary)
+                             missing=segfix.get("missing", "error"))
     hook.check_names([n for n, done in zip(items.names, items.done) if not done])
     return hook

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 from hydra.utils import instantiate
-from lightning.fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig
 
 from ocseg.checkpoints import load_network
 from ocseg.data.image_io import IMAGE_EXTENSIONS, list_images
 from ocseg.errors import OcsegError, require_dir, require_unique_stems
 from ocseg.evaluation.items import output_names
+from ocseg.log import status_logger
 from ocseg.segfix.offsets.module import OffsetImages, OffsetPredictionModule
 from ocseg.tasks.evaluate import build_eval_dataset
 
@@ -31,7 +31,7 @@ __all__ = ["FORMATS", "image_folder", "predict_offsets"]
 #: ``format=`` choices and the file suffixes each writes.
 FORMATS = {"mat": (".mat",), "npz": (".npz",), "both": (".mat", ".npz")}
 
-_info = rank_zero_only(lambda message: print(message, flush=True))
+log = status_logger(__name__)
 
 
 def image_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
@@ -77,8 +77,8 @@ def predict_offsets(cfg: DictConfig) -> dict:
                           instantiate(net_cfg.normalize))
     module = OffsetPredictionModule(net, predictor, images, out, suffixes, mat_dtype=cfg.mat_dtype,
                                     save_preview=cfg.save_preview, num_workers=cfg.num_workers)
-    _info(f"predict_offsets: {len(names)} {what} with {predictor}; {len(todo)} to predict, "
-          f"{len(names) - len(todo)} already in {out} (overwrite=true redoes them)")
+    log.info("predict_offsets: %d %s with %s; %d to predict, %d already in %s (overwrite=true "
+             "redoes them)", len(names), what, predictor, len(todo), len(names) - len(todo), out)
     out.mkdir(parents=True, exist_ok=True)
     moved_fraction, predicted, start = 0.0, 0, time.perf_counter()
     if todo:
@@ -96,7 +96,7 @@ def predict_offsets(cfg: DictConfig) -> dict:
     summary = {"images": len(names), "predicted": predicted, "kept": len(names) - len(todo),
                "moved_fraction": moved_fraction, "output": str(out),
                "formats": [s[1:] for s in suffixes], "seconds": round(seconds, 3)}
-    _info(f"wrote {'/'.join(summary['formats'])} offsets of {predicted} images to {out} "
-          f"({100 * moved_fraction:.2f}% of pixels move"
-          + (f", {seconds / predicted:.2f} s/img" if predicted else "") + ")")
+    log.info("wrote %s offsets of %d images to %s (%.2f%% of pixels move%s)",
+             "/".join(summary["formats"]), predicted, out, 100 * moved_fraction,
+             f", {seconds / predicted:.2f} s/img" if predicted else "")
     return summary

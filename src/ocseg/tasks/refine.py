@@ -1,28 +1,32 @@
 """``refine.py``: SegFix refinement of a prediction folder, with before/after scores when the
 ground truth of a dataset split is given; writes ``metrics.json``.
 
-Also the library entry for chaining refinement after prediction (``eval.py segfix.offsets=``):
-:func:`ground_truth_of` and :func:`scores_table` work on any dataset config.
+:func:`ground_truth_of` gives the label files of any dataset config's split. ``metrics.json``
+has the layout of every tool (README, "metrics.json"): the refined labels' scores at the top,
+the input's under ``segfix.unrefined``.
 
 Refinement alone starts fast: this module and what it imports load neither torch nor Lightning
-nor torchmetrics (``tests/test_refine.py`` checks it); scoring (``split=``) imports the
-dataset, the metrics and rich's table when it runs.
+nor torchmetrics (``tests/test_refine.py`` checks it); scoring (``split=``) is numpy too, and
+imports the dataset (torch) when it runs.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-import numpy as np
 from omegaconf import DictConfig
 
 from ocseg.atomic import write_json
 from ocseg.errors import OcsegError
+from ocseg.log import status_logger
+from ocseg.metrics.scores import Scores
+from ocseg.metrics.table import scores_text
 from ocseg.segfix.offsets.store import match_key
 from ocseg.segfix.refinement.folder import Evaluation, refine_folder
 
-__all__ = ["refine", "ground_truth_of", "scores_table"]
+__all__ = ["refine", "ground_truth_of"]
+
+log = status_logger(__name__)
 
 _SPLIT_SETS = {"train": "train_set", "val": "val_set", "test": "test_set"}
 
@@ -52,40 +56,9 @@ def ground_truth_of(cfg: DictConfig, split: str, pred_ids: str = "original",
     return labels, evaluation
 
 
-def _stage_metrics(stage: dict, class_names: list[str]) -> dict:
-    import torch
-
-    from ocseg.metrics.confusion import scores_from_confusion
-
-    scores = scores_from_confusion(torch.from_numpy(stage["confmat"]))
-
-    def num(v) -> float | None:
-        v = float(v)
-        return None if math.isnan(v) else round(v, 4)
-
-    return {
-        "mIoU": num(scores["mIoU"]),
-        "pixel_accuracy": num(scores["pixel_accuracy"]),
-        "boundary_f": num(100 * np.mean(stage["boundary_f"])),
-        "per_class_iou": {n: num(v) for n, v in zip(class_names, scores["per_class_iou"])},
-        "per_class_boundary_f": {n: num(100 * v) for n, v in zip(class_names, stage["boundary_f"])},
-    }
-
-
-def scores_table(before: dict, after: dict, title: str):
-    """mIoU / pixel accuracy / boundary F before and after refinement, with the change (a rich
-    ``Table``)."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in ("", "before", "after", "change"):
-        table.add_column(column, justify="left" if not column else "right")
-    for key, name in (("mIoU", "mIoU %"), ("boundary_f", "boundary F %"),
-                      ("pixel_accuracy", "pixel accuracy %")):
-        b, a = before.get(key), after.get(key)
-        if b is not None and a is not None:
-            table.add_row(name, f"{b:.2f}", f"{a:.2f}", f"{a - b:+.2f}")
-    return table
+def _scores(stage: dict, class_names: list[str], images: int) -> Scores:
+    return Scores.from_confusion(stage["confmat"], class_names, 100 * stage["boundary_f"],
+                                 num_images=images)
 
 
 def refine(cfg: DictConfig) -> dict:
@@ -99,25 +72,26 @@ def refine(cfg: DictConfig) -> dict:
     summary = refine_folder(cfg.input, cfg.offsets, cfg.output, mode=cfg.mode, scale=cfg.scale,
                             missing=cfg.missing, glob=cfg.glob, ground_truth=ground_truth,
                             evaluation=evaluation, workers=cfg.workers, progress=cfg.progress)
-    metrics = {k: summary[k] for k in ("files", "refined", "copied", "moved_fraction", "output")}
-    print(f"refined {summary['refined']} of {summary['files']} {cfg.mode} inputs into "
-          f"{summary['output']} ({100 * summary['moved_fraction']:.2f}% of pixels moved"
-          + (f", {summary['copied']} copied without offsets" if summary["copied"] else "") + ")",
-          flush=True)
+    log.info("refined %d of %d %s inputs into %s (%.2f%% of pixels moved%s)", summary["refined"],
+             summary["files"], cfg.mode, summary["output"], 100 * summary["moved_fraction"],
+             f", {summary['copied']} copied without offsets" if summary["copied"] else "")
+    facts = {k: summary[k] for k in ("files", "refined", "copied", "moved_fraction", "output")}
+    segfix = {"offsets": str(cfg.offsets), "scale": summary["scale"]}
+    metrics: dict = {"segfix": segfix, **facts}
     scores = summary.get("scores")
     if evaluation is not None:
         if not scores:
             raise OcsegError(f"no input matched a ground-truth label of the {cfg.split} split; the "
                              "prediction file names must contain the image names")
         names = list(cfg.dataset.class_names)
-        metrics["images_scored"] = scores["images"]
-        metrics["before"] = _stage_metrics(scores["before"], names)
-        metrics["after"] = _stage_metrics(scores["after"], names)
-        from rich.console import Console
-
-        Console().print(scores_table(metrics["before"], metrics["after"],
-                                     f"SegFix on {scores['images']} {cfg.split} images"))
+        before = _scores(scores["before"], names, scores["images"])
+        after = _scores(scores["after"], names, scores["images"])
+        segfix["unrefined"] = before.to_json()
+        metrics = {**after.to_json(), "segfix": segfix, **facts,
+                   "dataset": str(cfg.dataset.name), "split": str(cfg.split)}
+        log.info("\n%s", scores_text(after, f"SegFix on {scores['images']} {cfg.split} images",
+                                      before=before))
     if cfg.get("metrics_file"):
         write_json(cfg.metrics_file, metrics)
-        print(f"metrics written to {cfg.metrics_file}", flush=True)
+        log.info("metrics written to %s", cfg.metrics_file)
     return metrics

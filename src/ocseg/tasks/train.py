@@ -1,4 +1,4 @@
-"""``train.py``: fit a model, validate the final weights, print the table, write ``metrics.json``.
+"""``train.py``: fit a model, validate the final weights, log the table, write ``metrics.json``.
 
 ``ckpt_path=`` either resumes an ocseg (Lightning) checkpoint at its saved step, or — for an
 original openseg ``.pth`` — initialises the network from it (strictly) and trains from step 0;
@@ -10,7 +10,6 @@ that fits is copied, the rest (a classifier of another class count) keeps its in
 
 from __future__ import annotations
 
-import logging
 import signal
 from pathlib import Path
 
@@ -21,15 +20,18 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
+from ocseg.atomic import write_json
 from ocseg.checkpoints import checkpoint_kind, load_checkpoint
 from ocseg.checkpoints.stage_init import init_from_checkpoint
 from ocseg.errors import OcsegError
 from ocseg.lightning.resume import Resume, resolve_ckpt_path
-from ocseg.report import print_scores, scores_to_metrics, write_metrics
+from ocseg.log import status_logger
+from ocseg.metrics.scores import Scores, metrics_from_logged
+from ocseg.metrics.table import scores_text
 
 __all__ = ["train", "train_and_score", "build_module", "build_trainer"]
 
-log = logging.getLogger(__name__)
+log = status_logger(__name__)
 
 
 def _embedded(choices) -> bool:
@@ -159,16 +161,16 @@ def train(cfg: DictConfig) -> dict:
     results = scorer.validate(module, datamodule=datamodule, verbose=False)
     metrics = {}
     if scorer.is_global_zero and results:
-        metrics = scores_to_metrics(results[0], list(cfg.dataset.class_names), prefix="val/") \
-            if "val/mIoU" in results[0] else {k.split("/", 1)[-1]: v for k, v in results[0].items()}
+        metrics = metrics_from_logged(results[0], list(cfg.dataset.class_names), prefix="val/")
         metrics["step"] = int(module.trained_steps)
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") if trainer.checkpoint_callback else ""
         metrics["best_checkpoint"] = best or None
         out = Path(cfg.paths.output_dir)
-        write_metrics(out / "metrics.json", metrics)
+        write_json(out / "metrics.json", metrics)
         if "per_class_iou" in metrics:
-            print_scores(metrics, title=f"val scores after {metrics['step']} steps")
-        print(f"metrics written to {out / 'metrics.json'}", flush=True)
+            log.info("\n%s", scores_text(Scores.from_json(metrics),
+                                          f"val scores after {metrics['step']} steps"))
+        log.info("metrics written to %s", out / "metrics.json")
     return metrics
 
 

@@ -11,8 +11,11 @@ from pathlib import Path
 
 from ocseg.data.prepare.common import Report, find_input, finish, locate_dir, place_file, progress, unpack
 from ocseg.errors import OcsegError
+from ocseg.log import status_logger
 
 __all__ = ["prepare"]
+
+log = status_logger(__name__)
 
 _SITE = "https://www.cityscapes-dataset.com/downloads/"
 _IMAGE = "_leftImg8bit.png"
@@ -55,7 +58,7 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, link: str = "hardlink") ->
                 raise OcsegError(f"'{split_dir}' not found; unpack leftImg8bit_trainvaltest.zip again")
             continue
         if gt is not None and gt not in gt_dirs:
-            print(f"note: skipping leftImg8bit/{split}: its labels need {gt}.zip", flush=True)
+            log.info("note: skipping leftImg8bit/%s: its labels need %s.zip", split, gt)
             continue
         files = sorted(split_dir.glob(f"*/*{_IMAGE}"))
         if not files:

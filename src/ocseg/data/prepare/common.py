@@ -23,10 +23,13 @@ from tqdm import tqdm
 from ocseg.atomic import atomic_path, write_json, write_png
 from ocseg.data import image_io
 from ocseg.errors import OcsegError
+from ocseg.log import status_logger
 
 __all__ = ["Report", "LINK_MODES", "Pair", "place_file", "write_label", "write_split",
            "pair_by_stem", "list_images", "locate_dir", "find_input", "unpack", "progress",
            "finish"]
+
+log = status_logger(__name__)
 
 LINK_MODES = ("hardlink", "copy", "symlink")
 MARKER = "ocseg_prepared.json"
@@ -224,8 +227,8 @@ def find_input(raw_dir: Path, name: str, archives: Sequence[str], what: str) -> 
 
 
 def finish(report: Report, info: dict) -> Report:
-    """Write the marker file with what was prepared, print the summary, return the report."""
+    """Write the marker file with what was prepared, log the summary, return the report."""
     write_json(report.out_dir / MARKER, {"dataset": report.dataset, **info,
                                           "files": dict(report.written + report.skipped)})
-    print(report.summary(), flush=True)
+    log.info("%s", report.summary())
     return report

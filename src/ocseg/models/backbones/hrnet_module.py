@@ -3,7 +3,8 @@
 Child names (``branches``, ``fuse_layers``) and their indices are HRNet's, so checkpoints and
 ImageNet files load by name. Fusion into branch i: a higher-resolution branch j < i is strided
 down by i−j 3×3/2 convs, a lower-resolution one is projected by a 1×1 conv and upsampled
-(bilinear, ``align_corners=True``, as the original).
+(bilinear, ``align_corners=True``, as the original). The fused sums are accumulated in place and
+the final ReLU is in place: every path's output is a fresh tensor that no backward reads.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class HRModule(nn.Module):
         self.fuse_layers = nn.ModuleList(
             nn.ModuleList(_fuse(self.out_channels, j, i) for j in range(n)) for i in range(n)
         ) if n > 1 else None
-        self.relu = nn.ReLU(inplace=False)
+        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
         xs = [branch(x) for branch, x in zip(self.branches, xs)]
@@ -79,6 +80,13 @@ class HRModule(nn.Module):
                 z = path(xs[j])
                 if j > i:
                     z = F.interpolate(z, size=size, mode="bilinear", align_corners=True)
-                y = z if y is None else y + z
+                # the sum is accumulated in place into a tensor of its own (never into xs[i], the
+                # identity path, which the other branches still read); same order as the original
+                if y is None:
+                    y = z
+                elif y is xs[i]:
+                    y = y + z
+                else:
+                    y += z
             out.append(self.relu(y))
         return out

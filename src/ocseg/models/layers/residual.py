@@ -1,7 +1,10 @@
 """Residual blocks (ResNet v1.5 style: the stride sits on the 3×3 conv) shared by ResNet and HRNet.
 
 Child names (``conv1``, ``bn1``, …, ``downsample``) are the torchvision/HRNet names, which the
-original's checkpoints and the ImageNet weight files use too.
+original's checkpoints and the ImageNet weight files use too. The shortcut is added in place into
+the last BN's output (``out += shortcut``; the original allocates ``out + residual``): neither BN nor
+conv backward reads its own output, so autograd allows it, and the block saves one feature-map
+allocation and pass.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class BasicBlock(nn.Module):
     """Two 3×3 convs. ``first_dilation`` applies to the first (possibly strided) conv."""
 
     expansion = 1
+    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"))  # see ocseg.models.fuse
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1, dilation: int = 1,
                  first_dilation: int | None = None) -> None:
@@ -40,13 +44,15 @@ class BasicBlock(nn.Module):
         shortcut = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + shortcut)
+        out += shortcut
+        return self.relu(out)
 
 
 class Bottleneck(nn.Module):
     """1×1 → 3×3 (strided, dilated) → 1×1 (×4 channels). ``first_dilation`` is the 3×3's dilation."""
 
     expansion = 4
+    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"))  # see ocseg.models.fuse
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1, dilation: int = 1,
                  first_dilation: int | None = None) -> None:
@@ -67,4 +73,5 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + shortcut)
+        out += shortcut
+        return self.relu(out)

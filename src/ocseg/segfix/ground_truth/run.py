@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from ocseg.log import status_logger
 from ocseg.segfix.ground_truth.generate import dataset_label_ids, generate_ground_truth
 
 __all__ = ["run"]
+
+log = status_logger(__name__)
 
 
 def run(cfg) -> dict:
@@ -13,6 +16,7 @@ def run(cfg) -> dict:
         cfg.input, cfg.output, cfg.kind, dataset_label_ids(cfg.dataset), glob=cfg.glob,
         min_pixels=cfg.min_pixels, skip_existing=cfg.skip_existing, workers=cfg.workers,
         progress=cfg.progress)
-    print(f"wrote {summary['written']} SegFix {cfg.kind} ground-truth files to {summary['output']}"
-          + (f" ({summary['skipped']} existing kept)" if summary["skipped"] else ""), flush=True)
+    log.info("wrote %d SegFix %s ground-truth files to %s%s", summary["written"], cfg.kind,
+             summary["output"],
+             f" ({summary['skipped']} existing kept)" if summary["skipped"] else "")
     return summary

@@ -69,14 +69,11 @@ class _Result:
 
 
 def _score(label: np.ndarray, gt: np.ndarray, ev: Evaluation, source: str) -> tuple:
-    import torch
-
     from ocseg.metrics.boundary import boundary_f_score
-    from ocseg.metrics.confusion import confusion_matrix
+    from ocseg.metrics.scores import confusion_counts
 
     pred = ev.pred_map.to_train(label, source=source) if ev.pred_map else label
-    cm = confusion_matrix(torch.from_numpy(np.ascontiguousarray(pred)), torch.from_numpy(gt),
-                          ev.num_classes, ev.ignore_index).numpy()
+    cm = confusion_counts(pred, gt, ev.num_classes, ev.ignore_index)
     tolerance = {} if ev.bound_th is None else {"bound_th": ev.bound_th}
     return cm, boundary_f_score(pred, gt, ev.num_classes, ev.ignore_index, **tolerance)
 
@@ -167,9 +164,9 @@ def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | 
     if mode not in MODES:
         raise OcsegError(f"unknown mode={mode!r}; use one of {list(MODES)}")
     if evaluation is not None:
-        # scoring needs torch and the metrics: loaded once here, before the workers fork
+        # scoring's modules (numpy, OpenCV, SciPy): loaded once here, before the workers fork
         import ocseg.metrics.boundary  # noqa: F401
-        import ocseg.metrics.confusion  # noqa: F401
+        import ocseg.metrics.scores  # noqa: F401
     if missing not in ("error", "copy"):
         raise OcsegError(f"unknown missing={missing!r}; use 'error' or 'copy'")
     source_dir = require_dir(input_dir, "input folder", "set input=<folder of predictions>")
@@ -197,7 +194,7 @@ def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | 
     summary = {
         "files": len(files), "refined": len(files) - len(absent), "copied": len(absent),
         "moved_fraction": (sum(r.moved for r in results) / pixels) if pixels else 0.0,
-        "output": str(out_dir),
+        "output": str(out_dir), "scale": scale,
     }
     if evaluation is not None and mode == "semantic":
         summary["scores"] = _sum_scores(results, evaluation)

@@ -1,0 +1,44 @@
+"""Timing A against B fairly on a shared machine: round-robin alternation, medians, ratios.
+
+Every repeat runs each contender once, starting from a different one each time (so none always
+runs right after the same neighbour), after ``warmup`` untimed rounds. Load from other jobs then
+hits all contenders alike, and the median of each is compared as a ratio.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable, Mapping
+
+__all__ = ["round_robin", "medians", "ratio"]
+
+
+def round_robin(fns: Mapping[str, Callable[[], object]], repeats: int, warmup: int = 1,
+                sync: Callable[[], None] | None = None, log: Callable[[str], None] | None = None
+                ) -> dict[str, list[float]]:
+    """Seconds of each call of each function, ``repeats`` rounds in rotating order."""
+    names = list(fns)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_index in range(-warmup, repeats):
+        start = round_index % len(names)
+        for name in names[start:] + names[:start]:
+            begin = time.perf_counter()
+            fns[name]()
+            if sync is not None:
+                sync()
+            elapsed = time.perf_counter() - begin
+            if round_index >= 0:
+                times[name].append(elapsed)
+            if log is not None:
+                log(f"{'warm-up' if round_index < 0 else f'round {round_index + 1}'} {name}: {elapsed:.3f} s")
+    return times
+
+
+def medians(times: Mapping[str, list[float]]) -> dict[str, float]:
+    return {name: statistics.median(values) for name, values in times.items() if values}
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    """``a / b`` (None when either is missing)."""
+    return None if a is None or b is None or b == 0 else a / b

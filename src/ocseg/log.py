@@ -1,0 +1,67 @@
+"""Status lines: the tools report through :mod:`logging`, so what a user sees on the console also
+lands in the run's log file (``<run dir>/<task>.log``, Hydra's job logging,
+``conf/hydra/default.yaml``).
+
+:func:`status_logger` is a module's logger that speaks on rank zero only: under DDP every process
+runs the tool, and a run's status is said once. Messages about one process's own work (a corrupt
+file it read) use a plain ``logging.getLogger``. :class:`ConsoleFormatter` is the console's format.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+__all__ = ["ConsoleFormatter", "RankZeroFilter", "lightning_to_run_log", "process_rank",
+           "status_logger"]
+
+
+def process_rank() -> int:
+    """This process's global rank: what Lightning recorded once it set the process up (it reads
+    the launcher's ``RANK``/``LOCAL_RANK`` when imported and sets the DDP rank on start), else 0.
+    Looked up without importing anything, so tools that never load Lightning stay light."""
+    rank_zero = sys.modules.get("lightning_utilities.core.rank_zero")
+    return int(getattr(getattr(rank_zero, "rank_zero_only", None), "rank", 0) or 0)
+
+
+class RankZeroFilter(logging.Filter):
+    """Passes records on global rank zero only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return process_rank() == 0
+
+
+def status_logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` that drops its records on processes other than rank zero."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RankZeroFilter) for f in logger.filters):
+        logger.addFilter(RankZeroFilter())
+    return logger
+
+
+def lightning_to_run_log() -> None:
+    """Let Lightning's messages reach the console once, through the configured handlers.
+
+    Importing ``lightning`` gives its logger a stderr handler of its own even when logging is
+    configured (``lightning/__init__.py``), so under Hydra's job logging every Lightning line
+    appeared twice on the console: once plain on stderr, once through the root handlers (console
+    and run log). When the root logger has handlers, Lightning's own are removed.
+    """
+    if not logging.getLogger().handlers or "lightning" not in sys.modules:
+        return
+    lightning = logging.getLogger("lightning")
+    for handler in list(lightning.handlers):
+        if type(handler) is logging.StreamHandler:
+            lightning.removeHandler(handler)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """The console's format (``hydra.job_logging``): a status line as it is, a warning or error
+    prefixed by its level (``warning: …``), like the tools' ``error:`` lines. The log file keeps
+    Hydra's ``[time][logger][LEVEL]`` format."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = super().format(record)
+        if record.levelno >= logging.WARNING:
+            return f"{record.levelname.lower()}: {message}"
+        return message

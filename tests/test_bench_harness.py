@@ -1,0 +1,55 @@
+"""The benchmark harness's CPU-side logic: the GPU benchmark on tiny sizes, and the merged JSON
+of ``bench/run.py`` when a section's script is missing. (Timings themselves are never asserted.)"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+@pytest.fixture
+def bench_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+
+
+def test_gpu_benchmark_logic_runs_on_cpu_with_tiny_sizes(tmp_path, single_thread, bench_on_path, capsys):
+    import gpu
+
+    out = tmp_path / "gpu.json"
+    result = gpu.main(["--device", "cpu", "--tiny", "--models", "tiny_fcn", "--dtypes", "fp32,bf16",
+                       "--steps", "1", "--images", "1", "--json", str(out)])
+    written = json.loads(out.read_text())
+    assert written == json.loads(json.dumps(result))
+    assert [(r["model"], r["dtype"]) for r in written["train"]] == [("tiny_fcn", "fp32"), ("tiny_fcn", "bf16")]
+    assert all(r["img_s"] > 0 and r["batch"] == 2 and r["crop"] == [64, 128] for r in written["train"])
+    assert [(r["dtype"], r["compile"]) for r in written["infer"]] == [("fp32", False), ("bf16", False)]
+    assert all(r["fps"] > 0 and r["size"] == [128, 256] for r in written["infer"])
+    table = capsys.readouterr().out
+    assert "| tiny_fcn | fp32 |" in table and "| tiny_fcn | bf16 |" in table
+
+
+def test_gpu_benchmark_refuses_cuda_without_a_gpu(bench_on_path):
+    import gpu
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(SystemExit, match="no CUDA device"):
+        gpu.main(["--device", "cuda"])
+
+
+def test_harness_records_a_missing_script_and_still_writes_the_json(tmp_path, bench_on_path, monkeypatch):
+    import run
+
+    monkeypatch.setitem(run.SECTIONS, "absent", ("no_such_bench.py", [], []))
+    target = run.main(["--quick", "--sections", "absent", "--out", str(tmp_path)])
+    result = json.loads(target.read_text())
+    assert target.parent == tmp_path and target.name == f"{result['device']}.json"
+    assert result["quick"] is True
+    assert "does not exist" in result["sections"]["absent"]["error"]
+    assert "absent" in run.summary(result)
