@@ -134,6 +134,32 @@ def test_every_process_takes_the_decision_of_the_worst_one():
     NumericsGuard().on_before_backward(fake_trainer(2), module, fine)  # all finite: nothing
 
 
+def test_with_accumulated_batches_a_bad_first_batch_drops_the_whole_step():
+    """trainer.accumulate_grad_batches=2: the NaN gradients of batch 1 are summed into the step
+    that batch 2 ends, so that step is dropped although batch 2's loss is finite."""
+    param = torch.nn.Parameter(torch.ones(2))
+    optimizer = torch.optim.SGD([param], lr=0.1)
+    module = torch.nn.BatchNorm1d(2)
+    module.log = lambda *args, **kwargs: None
+    module.loss_terms = {"seg": torch.tensor(float("nan"))}
+    guard = NumericsGuard(skip_nonfinite=True)
+    guard.on_train_batch_start(fake_trainer(), module, None, 0)
+    guard.on_before_backward(fake_trainer(), module, torch.tensor(float("nan")))
+    param.grad = torch.full((2,), float("nan"))
+    guard.on_train_batch_end(fake_trainer(), module, None, None, 0)
+    module.loss_terms = {"seg": torch.tensor(0.5)}
+    guard.on_train_batch_start(fake_trainer(), module, None, 1)
+    guard.on_before_backward(fake_trainer(), module, torch.tensor(0.5))
+    guard.on_before_optimizer_step(fake_trainer(), module, optimizer)
+    assert param.grad is None and guard.skipped == 1
+    param.grad = torch.ones(2)   # the next step is a normal one
+    guard.on_train_batch_end(fake_trainer(), module, None, None, 1)
+    guard.on_train_batch_start(fake_trainer(), module, None, 2)
+    guard.on_before_backward(fake_trainer(), module, torch.tensor(0.5))
+    guard.on_before_optimizer_step(fake_trainer(), module, optimizer)
+    assert param.grad is not None and guard.skipped == 1
+
+
 def test_a_run_of_nonfinite_batches_stops_even_when_skipping():
     guard = NumericsGuard(skip_nonfinite=True, max_consecutive_skips=3)
     module = SimpleNamespace(loss_terms={"rmi": torch.tensor(float("inf"))})
@@ -189,3 +215,34 @@ def test_ddp_processes_skip_together(tiny_cfg, tmp_path, monkeypatch):
                       weights_only=True)
     assert ckpt["global_step"] == 4
     assert ckpt["callbacks"]["NumericsGuard"] == {"skipped": 1}   # rank 0, whose loss was finite
+
+
+def test_fp16_overflow_streak_through_lightnings_16_mixed_plugin(tiny_cfg, monkeypatch, caplog,
+                                                                 single_thread):
+    """Lightning's own 16-mixed precision plugin on CPU (given as a plugin: the precision flag
+    16-mixed is turned into bf16-mixed on CPU). A huge loss in steps 2-6 overflows the fp16
+    gradients: the GradScaler skips those steps and the guard reports the streak once; the huge
+    (finite) loss is not taken for a non-finite one, although loss × scale is not finite."""
+    from omegaconf import open_dict
+
+    cfg = tiny_cfg("model=tiny_fcn", "schedule.max_steps=8", "schedule.val_every=8",
+                   "trainer.precision=null", "logger=none")
+    with open_dict(cfg):
+        cfg.trainer.plugins.append({"_target_": "lightning.pytorch.plugins.MixedPrecision",
+                                    "precision": "16-mixed", "device": "cpu"})
+    original = SegmentationModule._loss_terms
+
+    def huge(self, outputs, batch):
+        terms = original(self, outputs, batch)
+        if 2 <= self.trainer.global_step <= 6:
+            terms = {name: value * 1e36 for name, value in terms.items()}
+        return terms
+
+    monkeypatch.setattr(SegmentationModule, "_loss_terms", huge)
+    monkeypatch.setattr(SegmentationModule, "configure_callbacks",
+                        lambda self: [NumericsGuard(overflow_streak=4)])
+    with caplog.at_level(logging.WARNING, logger="ocseg.lightning.numerics"):
+        metrics = train(cfg)
+    assert metrics["step"] == 8
+    warnings = [r.getMessage() for r in caplog.records if r.name == "ocseg.lightning.numerics"]
+    assert len(warnings) == 1 and "skipped the last 4 optimizer steps in a row" in warnings[0]

@@ -100,7 +100,8 @@ class NumericsGuard(Callback):
         self.max_consecutive_skips = int(max_consecutive_skips)
         self.skipped = 0
         self._consecutive = 0
-        self._skipping = False
+        self._skipping = False   # this batch's loss was non-finite
+        self._drop_step = False  # so the optimizer step it belongs to is dropped
         self._saved_buffers: list[torch.Tensor] = []
         self.overflows = OverflowStreak(overflow_streak)
 
@@ -125,26 +126,31 @@ class NumericsGuard(Callback):
 
     def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            loss: torch.Tensor) -> None:
-        bad = (~torch.isfinite(loss.detach())).any().float()
+        terms = getattr(pl_module, "loss_terms", None) or {}
+        if _scaler(trainer) is not None and terms:
+            # under 16-mixed ``loss`` is already multiplied by the loss scale: an overflow of that
+            # product is the GradScaler's business (it skips the step), not a non-finite loss
+            loss = torch.stack([value.float() for value in terms.values()]).sum()
+        loss = loss.detach()
+        bad = (~torch.isfinite(loss)).any().float()
         if trainer.world_size > 1:  # every process must stop or skip together
             bad = trainer.strategy.reduce(bad, reduce_op="sum")
         if not bool(bad > 0):
             self._consecutive = 0
             return
-        terms = getattr(pl_module, "loss_terms", None) or {}
-        if bool(torch.isfinite(loss.detach()).all()):
+        if bool(torch.isfinite(loss).all()):
             what = "in another process"
         else:
             faulty = [name for name, value in terms.items() if not bool(torch.isfinite(value).all())]
             what = (f"in loss term {', '.join(faulty)} (terms: {_format_terms(terms)})" if faulty
-                    else f"(loss {float(loss.detach()):g})")
+                    else f"(loss {float(loss):g})")
         step = trainer.global_step
         if not self.skip_nonfinite:
             raise OcsegError(
                 f"non-finite loss at step {step} {what}; training stopped. The last good checkpoint "
                 f"is {last_good_checkpoint(trainer)}: lower schedule.lr or check the data, then "
                 "resume it with ckpt_path=last, or pass skip_nonfinite=true to skip such batches")
-        self._skipping = True
+        self._skipping = self._drop_step = True
         self._consecutive += 1
         if self._consecutive >= self.max_consecutive_skips:
             raise OcsegError(
@@ -156,10 +162,13 @@ class NumericsGuard(Callback):
 
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                                  optimizer: torch.optim.Optimizer) -> None:
-        if self._skipping:  # no gradient: SGD leaves the parameter and its momentum alone
+        # with trainer.accumulate_grad_batches > 1 a bad batch poisons the gradients summed over
+        # the whole step, so the step is dropped whichever of its batches was bad
+        if self._drop_step:  # no gradient: SGD leaves the parameter and its momentum alone
             for group in optimizer.param_groups:
                 for param in group["params"]:
                     param.grad = None
+        self._drop_step = False
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
