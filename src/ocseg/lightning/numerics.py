@@ -6,9 +6,11 @@ the backward pass, so the weights in memory and on disk are those of the previou
 ``skip_nonfinite=true`` the batch is skipped instead: its gradients are dropped before the
 optimizer step, so SGD changes nothing (no momentum or weight-decay update either, as it would
 with zeroed gradients), and the BatchNorm statistics the forward pass already updated are put
-back; the step still counts for the schedule (as a GradScaler-skipped step does). Skips are
-counted (``train/skipped_nonfinite``, kept in checkpoints); ``max_consecutive_skips`` in a row
-stop the run, since then the weights or the learning rate have diverged and skipping cannot help.
+back; the step still counts for the schedule (as a GradScaler-skipped step does). With
+``trainer.accumulate_grad_batches`` > 1 the whole optimizer step of a bad batch is dropped (its NaN
+gradients are summed into that step). Skips are counted (``train/skipped_nonfinite``, kept in
+checkpoints); ``max_consecutive_skips`` in a row stop the run, since then the weights or the
+learning rate have diverged and skipping cannot help.
 Under DDP every process takes the same decision: the non-finite flag is summed over processes.
 
 Each check reads one scalar back from the device per step (a small pipeline stall on GPUs); skip
@@ -16,7 +18,9 @@ mode also copies the module's buffers (BatchNorm statistics) every step.
 
 Under ``trainer.precision=16-mixed`` the GradScaler skips a step whenever the scaled gradients
 overflow and halves the loss scale; a streak of ``overflow_streak`` such steps in a row means the
-weights have stopped changing, which is reported once per streak with what to do.
+weights have stopped changing, which is reported once per streak with what to do. The NaN/Inf
+check then reads the module's unscaled loss terms: a finite loss whose product with the loss scale
+overflows is such a GradScaler-skipped step, not a non-finite loss.
 """
 
 from __future__ import annotations
