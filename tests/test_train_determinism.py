@@ -18,7 +18,7 @@ def run(tiny_cfg, tmp_path, name: str, seed: int) -> tuple[list[float], dict]:
                    f"schedule.val_every={STEPS}", "data.num_workers=2", "data.batch_size=2",
                    f"paths.output_dir={out}")
     train(cfg)
-    rows = list(csv.DictReader(open(out / "csv" / "metrics.csv")))
+    rows = list(csv.DictReader((out / "csv" / "metrics.csv").read_text().splitlines()))
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     metrics = json.loads((out / "metrics.json").read_text())
     metrics.pop("best_checkpoint")   # a path inside the run folder
