@@ -49,8 +49,14 @@ from PIL import Image
 
 import ocseg.data.dataset as dataset_module
 from ocseg.config import compose
-from ocseg.data.augment import (BrightnessShift, HorizontalFlipSwap, PadToSize, RandomCropUpTo,
-                                ResizeThenCrop, _ResizeBase)
+from ocseg.data.augment import (
+    BrightnessShift,
+    HorizontalFlipSwap,
+    PadToSize,
+    RandomCropUpTo,
+    ResizeThenCrop,
+    _ResizeBase,
+)
 from ocseg.data.image_io import check_same_size, read_image, read_label
 from ocseg.data.synthetic_city import render_scene
 from ocseg.data.transforms import reseed

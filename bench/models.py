@@ -34,11 +34,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from model_sides import VARIANTS, ocseg_sides, outputs_of, fwd_fn, fwd_bwd_fn  # noqa: E402
-from timing import medians, ratio, round_robin  # noqa: E402
-
+from model_sides import VARIANTS, fwd_bwd_fn, fwd_fn, ocseg_sides, outputs_of  # noqa: E402
 from ocseg.models import available_models, build_model  # noqa: E402
 from ocseg.models.cards import CARDS, ModelCard, Weights  # noqa: E402
+from timing import medians, ratio, round_robin  # noqa: E402
 
 COMPARED = ("hrnet48_ocr", "r101_ocr", "segfix_hrnet2x20")
 SIZES = {"fwd": (1, 512, 1024), "fwd_bwd": (2, 256, 512)}
@@ -165,7 +164,9 @@ def zoo_table(args, device: torch.device) -> dict:
     for name in names:
         row = zoo_row(name, args, device)
         rows.append(row)
-        fmt = lambda key, spec: format(row[key], spec) if key in row else "-"  # noqa: E731
+        def fmt(key, spec, row=row):
+            return format(row[key], spec) if key in row else "-"
+
         print(f"{name:20s} {row['params']:9.2f} {fmt('gflops', '8.1f'):>8s} {fmt('fwd', '8.3f'):>8s} "
               f"{fmt('fwd_bwd', '10.3f'):>10s}", flush=True)
     if args.readme:
@@ -236,11 +237,12 @@ def compare_model(name: str, args) -> list[dict]:
         if mm is not None:
             mm.train(workload == "fwd_bwd")
             if workload == "fwd":
-                sides["mmseg"] = lambda: _no_grad(lambda: mmseg_forward(mm, x, False))
+                sides["mmseg"] = lambda x=x: _no_grad(lambda: mmseg_forward(mm, x, False))
             else:
                 sides["mmseg"] = fwd_bwd_fn(mm, x, False, forward=lambda t: mmseg_forward(mm, t, True))
         order = [s for s in ("original", "mmseg", "plain", "ocseg") if s in sides] + list(variants)
-        log = (lambda m: print(f"    {name} {workload} {m}", file=sys.stderr, flush=True)) if args.verbose else None
+        log = (lambda m, p=f"    {name} {workload}": print(f"{p} {m}", file=sys.stderr, flush=True)) \
+            if args.verbose else None
         times = round_robin({s: sides[s] for s in order}, args.repeats, warmup=1, log=log)
         med = medians(times)
         if workload == "fwd_bwd":

@@ -61,10 +61,11 @@ def recipe_tiny(cfg) -> list[str]:
 def compose(config_name: str = "train", overrides: list[str] | None = None):
     """Compose ``conf/<config_name>.yaml`` with Hydra's compose API (HydraConfig set, so
     ``${hydra:...}`` resolves)."""
-    import ocseg  # noqa: F401 - registers ocseg's config resolvers
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
+
+    import ocseg  # noqa: F401 - registers ocseg's config resolvers
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = hydra_compose(config_name=config_name, overrides=overrides or [],

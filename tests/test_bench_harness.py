@@ -4,7 +4,6 @@ of ``bench/run.py`` when a section's script is missing. (Timings themselves are 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -34,8 +33,9 @@ def test_gpu_benchmark_logic_runs_on_cpu_with_tiny_sizes(tmp_path, single_thread
 
 
 def test_gpu_benchmark_refuses_cuda_without_a_gpu(bench_on_path):
-    import gpu
     import torch
+
+    import gpu
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")

@@ -13,10 +13,10 @@ import scipy.io
 from PIL import Image
 
 from ocseg.errors import OcsegError
-from ocseg.segfix.offsets.store import OffsetStore, match_key
 from ocseg.segfix.offsets.files import SparseOffsets, read_offsets, write_offsets
-from ocseg.segfix.refinement.gather import refine_labels, refine_masks
+from ocseg.segfix.offsets.store import OffsetStore, match_key
 from ocseg.segfix.refinement.folder import refine_folder
+from ocseg.segfix.refinement.gather import refine_labels, refine_masks
 
 
 def _random_offsets(rng, h, w, density=0.3):
@@ -184,12 +184,10 @@ def test_instance_submission(tmp_path):
 
 def test_refine_task_scores_before_and_after(tmp_path, synthetic_root):
     from conftest import compose
-
-    from ocseg.data.cityscapes import cityscapes_samples
+    from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS, cityscapes_samples
     from ocseg.segfix.encoding.directions import angle_to_bin, bin_to_offset
     from ocseg.segfix.ground_truth.generate import label_to_ground_truth
     from ocseg.tasks.refine import refine
-    from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 
     for sample in cityscapes_samples(synthetic_root, "val"):
         raw = cv2.imread(str(sample.label), cv2.IMREAD_UNCHANGED)

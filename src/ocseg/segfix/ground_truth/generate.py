@@ -20,7 +20,10 @@ from ocseg.data.image_io import read_label_png
 from ocseg.errors import OcsegError, require_dir, require_unique_stems
 from ocseg.parallel import run_parallel
 from ocseg.segfix.encoding.distance_direction import (
-    MIN_CLASS_PIXELS, DTOffsets, instance_ground_truth, semantic_ground_truth,
+    MIN_CLASS_PIXELS,
+    DTOffsets,
+    instance_ground_truth,
+    semantic_ground_truth,
 )
 from ocseg.segfix.ground_truth.files import write_ground_truth
 
