@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -37,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model_sides import VARIANTS, fwd_bwd_fn, fwd_fn, ocseg_sides, outputs_of  # noqa: E402
 from ocseg.models import available_models, build_model  # noqa: E402
 from ocseg.models.cards import CARDS, ModelCard, Weights  # noqa: E402
-from timing import medians, ratio, round_robin  # noqa: E402
+from timing import cpu_model, medians, ratio, round_robin  # noqa: E402
 
 COMPARED = ("hrnet48_ocr", "r101_ocr", "segfix_hrnet2x20")
 SIZES = {"fwd": (1, 512, 1024), "fwd_bwd": (2, 256, 512)}
@@ -48,15 +47,7 @@ def device_name(device: torch.device) -> str:
     """``cpu-<model>-<n>cores`` or the GPU's name, for results file names."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device).replace(" ", "-")
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"cpu-{model.replace(' ', '-')}-{os.cpu_count()}cores"
+    return f"cpu-{cpu_model().replace(' ', '-')}-{os.cpu_count()}cores"
 
 
 # -- the zoo table --------------------------------------------------------------------------------

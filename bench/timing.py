@@ -7,11 +7,24 @@ hits all contenders alike, and the median of each is compared as a ratio.
 
 from __future__ import annotations
 
+import platform
 import statistics
 import time
+from pathlib import Path
 from typing import Callable, Mapping
 
-__all__ = ["round_robin", "medians", "ratio"]
+__all__ = ["round_robin", "medians", "ratio", "cpu_model"]
+
+
+def cpu_model() -> str:
+    """The processor's marketing name (``/proc/cpuinfo``), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def round_robin(fns: Mapping[str, Callable[[], object]], repeats: int, warmup: int = 1,
