@@ -28,6 +28,7 @@ __all__ = ["run_task", "user_message", "hydra_app", "train", "evaluate", "predic
 EXIT_USER_ERROR = 2
 # model=/dataset= of an ocseg checkpoint added to the command line (eval, predict_offsets)
 _FROM_CHECKPOINT = "ocseg.checkpoints.identity:checkpoint_overrides"
+_HELP = frozenset({"--help", "-h", "--hydra-help"})
 
 
 def _chain(exc: BaseException | None):
@@ -99,7 +100,8 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
 
     from ocseg.config import config_dir
 
-    if complete is not None:
+    # --help must answer without importing torch (the completion reads checkpoints)
+    if complete is not None and not _HELP.intersection(sys.argv[1:]):
         sys.argv[1:] = _function(complete)(sys.argv[1:])
 
     def app(cfg: DictConfig) -> Any:
