@@ -53,3 +53,16 @@ def test_harness_records_a_missing_script_and_still_writes_the_json(tmp_path, be
     assert result["quick"] is True
     assert "does not exist" in result["sections"]["absent"]["error"]
     assert "absent" in run.summary(result)
+
+
+def test_round_robin_times_with_the_given_clock_in_rotating_order(bench_on_path):
+    import timing
+
+    ticks, calls = iter(range(100)), []
+    fns = {name: (lambda n=name: calls.append(n)) for name in ("a", "b", "c")}
+    times = timing.round_robin(fns, repeats=3, warmup=1, clock=lambda: float(next(ticks)))
+    # every call reads the clock twice, consecutively: each timed call lasts one tick
+    assert times == {"a": [1.0] * 3, "b": [1.0] * 3, "c": [1.0] * 3}
+    # warm-up starts at the last contender, then each round starts one further on
+    assert calls == ["c", "a", "b", "a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert set(timing.CLOCKS) == {"wall", "cpu"}
