@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ocseg.data.image_io import read_label_png
-from ocseg.errors import OcsegError, require_dir, require_unique_stems
+from ocseg.errors import OcsegError, require_dir, require_output_dir, require_unique_stems
 from ocseg.parallel import run_parallel
 from ocseg.segfix.encoding.distance_direction import (
     MIN_CLASS_PIXELS, DTOffsets, instance_ground_truth, semantic_ground_truth,
@@ -100,8 +100,7 @@ def generate_ground_truth(input_dir: str | Path, output_dir: str | Path, kind: s
         raise OcsegError(f"no PNG files match '{glob}' under '{source_dir}'; check input= and glob= "
                          "(e.g. glob='**/*_gtFine_labelIds.png' for a Cityscapes gtFine/<split>/ folder)")
     by_stem = require_unique_stems(files, "labels", "narrow glob= or input=")
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = require_output_dir(output_dir, "output=")
     jobs = [_Job(path, out / f"{stem}.mat", kind, tuple(int(v) for v in label_ids), int(min_pixels))
             for stem, path in by_stem.items()]
     skipped = 0
