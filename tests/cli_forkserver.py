@@ -3,9 +3,10 @@
 Importing Lightning takes 10–20 s on a busy 2-core machine; a table of 25 bad-input cases run as
 plain subprocesses would spend minutes importing. This process imports the tools' libraries
 once, then for each request (one JSON line on stdin: ``tool``, ``args``, ``cwd``, ``stdout``,
-``stderr``) forks a fresh child that runs the console script's function (``ocseg.cli.<tool>``,
+``stderr``; optionally ``kill_when``: ``folder``, ``pattern``, ``count``) forks a fresh child that runs the console script's function (``ocseg.cli.<tool>``,
 exactly what ``ocseg-<tool>`` runs) with ``sys.argv`` set, its stdout/stderr going to the given
-files, and answers one JSON line ``{"rc": <exit status>}``. The child is a new process, so its
+files, and answers one JSON line ``{"rc": <exit status>}`` (-9 when ``kill_when`` killed it once that
+many output files existed: an interrupted run). The child is a new process, so its
 exit code and its stderr are the tool's own; nothing of one run is left for the next.
 Used by ``tests/test_bad_input.py`` (the library tests import the tools in-process).
 """
@@ -44,6 +45,23 @@ def _child(request: dict) -> None:
         os._exit(code)
 
 
+def _wait(pid: int, folder: str, pattern: str, count: int) -> int:
+    """Wait for the child, killing it (SIGKILL, as a pre-empted job or a power cut would) as
+    soon as ``count`` files matching ``pattern`` exist under ``folder``."""
+    import glob
+    import signal
+    import time
+
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if len(glob.glob(os.path.join(folder, pattern), recursive=True)) >= count:
+            os.kill(pid, signal.SIGKILL)
+            return os.waitpid(pid, 0)[1]
+        time.sleep(0.002)
+
+
 def main() -> None:
     import lightning.pytorch  # noqa: F401 - the slow imports every child shares
     import torch  # noqa: F401
@@ -61,7 +79,8 @@ def main() -> None:
         pid = os.fork()
         if pid == 0:
             _child(request)
-        _, status = os.waitpid(pid, 0)
+        kill = request.get("kill_when")
+        status = _wait(pid, kill["folder"], kill["pattern"], kill["count"]) if kill else os.waitpid(pid, 0)[1]
         print(json.dumps({"rc": os.waitstatus_to_exitcode(status)}), flush=True)
 
 

@@ -104,9 +104,11 @@ class ForkServer:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         assert json.loads(self.proc.stdout.readline()) == {"ready": True}
 
-    def run(self, function: str, args: list[str], cwd: Path, log: Path) -> tuple[int, str]:
+    def run(self, function: str, args: list[str], cwd: Path, log: Path,
+            kill_when: dict | None = None) -> tuple[int, str]:
         request = {"tool": function, "function": function, "args": args, "cwd": str(cwd),
-                   "stdout": str(log / "stdout"), "stderr": str(log / "stderr")}
+                   "stdout": str(log / "stdout"), "stderr": str(log / "stderr"),
+                   "kill_when": kill_when}
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         rc = json.loads(self.proc.stdout.readline())["rc"]

@@ -95,7 +95,8 @@ def generate_ground_truth(input_dir: str | Path, output_dir: str | Path, kind: s
     if kind not in KINDS:
         raise OcsegError(f"unknown kind={kind!r}; use one of {list(KINDS)}")
     source_dir = require_dir(input_dir, "label folder", "set input=<folder of label PNGs>")
-    files = sorted(p for p in source_dir.glob(glob) if p.is_file() and p.suffix.lower() == ".png")
+    files = sorted(p for p in source_dir.glob(glob) if p.is_file() and p.suffix.lower() == ".png"
+                   and not p.name.startswith("."))  # not a killed run's temporary files
     if not files:
         raise OcsegError(f"no PNG files match '{glob}' under '{source_dir}'; check input= and glob= "
                          "(e.g. glob='**/*_gtFine_labelIds.png' for a Cityscapes gtFine/<split>/ folder)")

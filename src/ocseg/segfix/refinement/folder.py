@@ -158,7 +158,8 @@ def _instance(job: _Job) -> _Result:
 
 def _inputs(input_dir: Path, mode: str, glob: str | None) -> list[Path]:
     pattern = glob or ("**/*.png" if mode == "semantic" else "**/*_pred.txt")
-    files = sorted(p for p in input_dir.glob(pattern) if p.is_file())
+    # hidden files left out: a killed run's temporary files (ocseg.atomic) are not inputs
+    files = sorted(p for p in input_dir.glob(pattern) if p.is_file() and not p.name.startswith("."))
     if not files:
         what = "label PNGs" if mode == "semantic" else "instance submissions (*_pred.txt)"
         raise OcsegError(f"no {what} match '{pattern}' under '{input_dir}'; check input= and glob=")
