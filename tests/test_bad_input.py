@@ -274,6 +274,10 @@ CASES: dict[str, Case] = {
         "segfix_ground_truth", lambda c: c.gt(f"input={c.w.root / 'labels/val'}", "output=/sys/ocseg_out",
                                               "dataset=folder", f"dataset.root={c.w.root}"),
         ("/sys/ocseg_out", "output=")),
+    "corrupt label PNG (segfix-gt)": Case(
+        "segfix_ground_truth", lambda c: c.gt(f"input={_broken_tree(c, lambda r: _truncate(r / 'labels/val/img2.png'))}/labels/val",
+                                              "dataset=folder", f"dataset.root={c.w.root}"),
+        ("labels/val/img2.png", "cannot be decoded", "replace it")),
     "empty input folder (refine)": Case(
         "refine", lambda c: [f"input={_empty(c, 'empty')}", *c.refine()[1:]], ("empty", "input=")),
     "empty input folder (predict_offsets)": Case(
@@ -345,3 +349,17 @@ def test_bad_input(name, world, server, tmp_path):
     for fragment in case.expect:
         assert fragment in errors[0], (fragment, errors[0])
     assert _snapshot(watched) == before
+
+
+def test_training_reads_refuse_a_truncated_jpeg(tmp_path):
+    """OpenCV decodes a truncated JPEG with a warning only; ocseg's reader refuses it, so
+    training (data.on_bad_file=error|skip) never learns from a half-grey image."""
+    from ocseg.data.image_io import CorruptFileError, read_image
+
+    path = tmp_path / "a.jpg"
+    assert cv2.imwrite(str(path), np.random.RandomState(0).randint(0, 255, (40, 60, 3), np.uint8))
+    assert read_image(path).shape == (40, 60, 3)
+    _truncate(path, 0.7)
+    assert cv2.imread(str(path)) is not None  # what OpenCV alone would accept
+    with pytest.raises(CorruptFileError, match="a.jpg' cannot be decoded"):
+        read_image(path)

@@ -50,19 +50,21 @@ def image_size(path: str | Path, what: str = "image") -> tuple[int, int]:
                 image.verify()
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as exc:
         raise OcsegError(f"{what} '{p}' cannot be decoded (corrupt or not an image: {exc}); "
-                         "replace it or remove it from the split") from None
+                         "replace it or remove it") from None
     if p.suffix.lower() in _JPEG_SUFFIXES and not jpeg_is_complete(_tail(p)):
         raise OcsegError(f"{what} '{p}' is truncated (the JPEG has no end marker); replace it "
-                         "or remove it from the split")
+                         "or remove it")
     return size
 
 
-def check_inputs(images: Iterable[str | Path], labels: Iterable[str | Path | None] | None = None) -> None:
-    """Check every image (and its label, where given) before any output is written."""
+def check_inputs(images: Iterable[str | Path], labels: Iterable[str | Path | None] | None = None,
+                 what: str = "image") -> None:
+    """Check every image (and its label, where given) before any output is written; ``what``
+    names the first files in messages ("image", or "label" for a folder of label maps)."""
     images = list(images)
     labels = list(labels) if labels is not None else [None] * len(images)
     for image, label in zip(images, labels):
-        size = image_size(image)
+        size = image_size(image, what)
         if label is None:
             continue
         label_size = image_size(label, "label")

@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ocseg.data.image_io import read_label_png
+from ocseg.data.preflight import check_inputs
 from ocseg.errors import OcsegError, require_dir, require_output_dir, require_unique_stems
 from ocseg.parallel import run_parallel
 from ocseg.segfix.encoding.distance_direction import (
@@ -109,5 +110,7 @@ def generate_ground_truth(input_dir: str | Path, output_dir: str | Path, kind: s
         todo = [job for job in jobs if not job.target.is_file()]
         skipped = len(jobs) - len(todo)
         jobs = todo
+    # every label opens (PNG chunks and checksums) before the first .mat is written
+    check_inputs([job.source for job in jobs], what="label")
     run_parallel(_run, jobs, workers, desc=f"SegFix {kind} ground truth", progress=progress)
     return {"written": len(jobs), "skipped": skipped, "output": str(out)}
