@@ -8,15 +8,18 @@ exactly what ``ocseg-<tool>`` runs) with ``sys.argv`` set, its stdout/stderr goi
 files, and answers one JSON line ``{"rc": <exit status>}`` (-9 when ``kill_when`` killed it once that
 many output files existed: an interrupted run). The child is a new process, so its
 exit code and its stderr are the tool's own; nothing of one run is left for the next.
-Used by ``tests/test_bad_input.py`` (the library tests import the tools in-process).
+:class:`ForkServer` is the client (``cli_server`` fixture in ``conftest.py``), used by
+``tests/test_bad_input.py`` and ``tests/test_interrupted.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import traceback
+from pathlib import Path
 
 
 def _child(request: dict) -> None:
@@ -82,6 +85,31 @@ def main() -> None:
         kill = request.get("kill_when")
         status = _wait(pid, kill["folder"], kill["pattern"], kill["count"]) if kill else os.waitpid(pid, 0)[1]
         print(json.dumps({"rc": os.waitstatus_to_exitcode(status)}), flush=True)
+
+
+class ForkServer:
+    """The client: starts the server and runs one request at a time."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"),
+                   OMP_NUM_THREADS="1")
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve())],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        assert json.loads(self.proc.stdout.readline()) == {"ready": True}
+
+    def run(self, function: str, args: list[str], cwd: Path, log: Path,
+            kill_when: dict | None = None) -> tuple[int, str]:
+        request = {"tool": function, "function": function, "args": args, "cwd": str(cwd),
+                   "stdout": str(log / "stdout"), "stderr": str(log / "stderr"),
+                   "kill_when": kill_when}
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        rc = json.loads(self.proc.stdout.readline())["rc"]
+        return rc, (log / "stderr").read_text()
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 if __name__ == "__main__":

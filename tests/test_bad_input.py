@@ -6,14 +6,14 @@ output folder (a snapshot before and after; Hydra's own ``.hydra/`` and ``*.log`
 aside). README "When things go wrong / Bad input" lists the same cases and messages.
 
 The tools that import torch and Lightning run in children of one fork server
-(``tests/cli_forkserver.py``: a fresh process per case, running the console script's function)
+(``tests/cli_forkserver.py``, the ``cli_server`` fixture: a fresh process per case, running the
+console script's function)
 so the table does not pay Lightning's import 25 times; ``refine.py``, which loads neither, runs
 as a plain subprocess of the repository's shim.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -93,37 +93,6 @@ def world(tmp_path_factory) -> World:
         _png(preds / f"{name}.png", rng.choice([0, 1, 7], (H, W)).astype(np.uint8))
         write_offsets(offsets / f"{name}.mat", rng.randint(-1, 2, (H, W, 2)).astype(np.int8))
     return World(base, root, ckpt, ckpt5, _segfix_checkpoint(base / "segfix.ckpt"), preds, offsets)
-
-
-class ForkServer:
-    """Client of ``tests/cli_forkserver.py``."""
-
-    def __init__(self) -> None:
-        env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_forkserver.py"))],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        assert json.loads(self.proc.stdout.readline()) == {"ready": True}
-
-    def run(self, function: str, args: list[str], cwd: Path, log: Path,
-            kill_when: dict | None = None) -> tuple[int, str]:
-        request = {"tool": function, "function": function, "args": args, "cwd": str(cwd),
-                   "stdout": str(log / "stdout"), "stderr": str(log / "stderr"),
-                   "kill_when": kill_when}
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        rc = json.loads(self.proc.stdout.readline())["rc"]
-        return rc, (log / "stderr").read_text()
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = ForkServer()
-    yield srv
-    srv.close()
 
 
 # ---- the cases -----------------------------------------------------------------------------
@@ -328,7 +297,7 @@ def test_the_matrix_has_the_cases_the_issue_asks_for():
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input(name, world, server, tmp_path):
+def test_bad_input(name, world, cli_server, tmp_path):
     case = CASES[name]
     ctx = Ctx(world, tmp_path / "case")
     ctx.tmp.mkdir()
@@ -340,7 +309,7 @@ def test_bad_input(name, world, server, tmp_path):
     else:
         logs = tmp_path / "logs"
         logs.mkdir()
-        rc, stderr = server.run(case.tool, args, ctx.tmp, logs)
+        rc, stderr = cli_server.run(case.tool, args, ctx.tmp, logs)
     errors = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
     print(name, "→", errors)
     assert rc == 2, stderr[-3000:]

@@ -17,25 +17,18 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from conftest import REPO
-from test_bad_input import ForkServer, _checkpoint, _png
+from cli_forkserver import ForkServer
+from test_bad_input import _checkpoint, _png
 
 N = 24           # files per run: enough that the kill (after KILL_AT outputs) lands mid-way
 KILL_AT = 3
 H, W = 96, 128
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = ForkServer()
-    yield srv
-    srv.close()
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +72,8 @@ def _files(folder: Path) -> dict[str, Path]:
 
 
 def _same_json(a: Path, b: Path, ignore: tuple[str, ...]) -> bool:
-    load = lambda p: {k: v for k, v in json.loads(p.read_text()).items() if k not in ignore}  # noqa: E731
+    def load(path: Path) -> dict:
+        return {k: v for k, v in json.loads(path.read_text()).items() if k not in ignore}
     return load(a) == load(b)
 
 
@@ -123,38 +117,38 @@ def _forked(server: ForkServer, tool: str, args, tmp: Path):
     return run
 
 
-def test_eval_resumes(server, data, tmp_path):
+def test_eval_resumes(cli_server, data, tmp_path):
     def args(out: Path) -> list[str]:
         return [f"ckpt_path={data / 'tiny.ckpt'}", f"dataset.root={data / 'data'}",
                 f"output_dir={out}", f"hydra.run.dir={tmp_path / 'run'}", "num_workers=0",
                 "trainer.enable_progress_bar=false"]
-    _check_resume(tmp_path / "ref", tmp_path / "out", _forked(server, "evaluate", args, tmp_path),
+    _check_resume(tmp_path / "ref", tmp_path / "out", _forked(cli_server, "evaluate", args, tmp_path),
                   "label/*.png", json_ignore=("config", "checkpoint"))
 
 
-def test_predict_offsets_resumes(server, data, tmp_path):
+def test_predict_offsets_resumes(cli_server, data, tmp_path):
     def args(out: Path) -> list[str]:
         return [f"ckpt_path={data / 'segfix.ckpt'}", f"input_dir={data / 'data/images/val'}",
                 f"output_dir={out}", f"hydra.run.dir={tmp_path / 'run'}", "num_workers=0",
                 "progress=false", "backbone=hrnet_tiny"]
     _check_resume(tmp_path / "ref", tmp_path / "out",
-                  _forked(server, "predict_offsets", args, tmp_path), "*.mat")
+                  _forked(cli_server, "predict_offsets", args, tmp_path), "*.mat")
 
 
-def test_segfix_ground_truth_resumes(server, data, tmp_path):
+def test_segfix_ground_truth_resumes(cli_server, data, tmp_path):
     def args(out: Path) -> list[str]:
         return [f"input={data / 'data/labels/val'}", f"output={out}", "dataset=folder",
                 f"dataset.root={data / 'data'}", f"hydra.run.dir={tmp_path / 'run'}", "workers=1",
                 "progress=false"]
     _check_resume(tmp_path / "ref", tmp_path / "out",
-                  _forked(server, "segfix_ground_truth", args, tmp_path), "*.mat")
+                  _forked(cli_server, "segfix_ground_truth", args, tmp_path), "*.mat")
 
 
-def test_prepare_resumes(server, data, tmp_path):
+def test_prepare_resumes(cli_server, data, tmp_path):
     def args(out: Path) -> list[str]:
         return ["dataset=cityscapes", f"raw_dir={data / 'raw'}", f"out_dir={out}", "link=copy",
                 f"hydra.run.dir={tmp_path / 'run'}"]
-    _check_resume(tmp_path / "ref", tmp_path / "out", _forked(server, "prepare", args, tmp_path),
+    _check_resume(tmp_path / "ref", tmp_path / "out", _forked(cli_server, "prepare", args, tmp_path),
                   "**/*.png")
 
 

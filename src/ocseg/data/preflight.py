@@ -17,6 +17,7 @@ from ocseg.errors import OcsegError
 
 __all__ = ["jpeg_is_complete", "image_size", "check_inputs"]
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SUFFIXES = (".jpg", ".jpeg")
 _JPEG_END = b"\xff\xd9"
 _TAIL = 4096  # an end marker may be followed by padding; entropy-coded data never holds one
@@ -35,18 +36,24 @@ def _tail(path: Path) -> bytes:
         return handle.read()
 
 
-def image_size(path: str | Path, what: str = "image") -> tuple[int, int]:
-    """``(width, height)`` from the file's header, after the checks above; a file that fails
-    them is an :class:`OcsegError` naming it."""
-    from PIL import Image, UnidentifiedImageError
-
+def image_size(path: str | Path, what: str = "image", verify: bool = True) -> tuple[int, int]:
+    """``(width, height)`` from the file's header, after the checks above (``verify=False``: a
+    PNG's 24-byte header only, ~0.1 ms); a file that fails them is an :class:`OcsegError`
+    naming it."""
     p = Path(path)
     if not p.is_file():
         raise OcsegError(f"{what} '{p}' not found; check the folder and the split's file list")
+    if not verify:
+        with open(p, "rb") as handle:
+            head = handle.read(24)
+        if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":  # the PNG header, no Pillow
+            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(p) as image:
             size = image.size
-            if image.format == "PNG":
+            if verify and image.format == "PNG":
                 image.verify()
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as exc:
         raise OcsegError(f"{what} '{p}' cannot be decoded (corrupt or not an image: {exc}); "
