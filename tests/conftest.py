@@ -114,3 +114,14 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def cli_server():
+    """One ``tests/cli_forkserver.py`` for the session: runs the command-line tools in fresh
+    forked processes without paying Lightning's import each time."""
+    from cli_forkserver import ForkServer
+
+    server = ForkServer()
+    yield server
+    server.close()

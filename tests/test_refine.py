@@ -156,8 +156,9 @@ def test_missing_offsets_error_or_copy_and_palette_kept(tmp_path):
         np.testing.assert_array_equal(np.array(out), _plain_gather(label, off, 2))
     assert (tmp_path / "out" / "b.png").read_bytes() == (tmp_path / "pred" / "b.png").read_bytes()
     write_offsets(tmp_path / "off" / "b.npz", np.zeros((3, 8, 2), np.int8))
-    with pytest.raises(OcsegError, match="6 but its offset map is 8×3"):
+    with pytest.raises(OcsegError, match=r"b.png' is 8×6 but its offset map '.*b.npz' is 8×3"):
         refine_folder(tmp_path / "pred", tmp_path / "off", tmp_path / "out2", progress=False)
+    assert not list((tmp_path / "out2").iterdir())  # checked before a.png was written
 
 
 def test_instance_submission(tmp_path):
