@@ -211,7 +211,7 @@ CASES: dict[str, Case] = {
         "evaluate", lambda c: c.eval(ckpt=c.tmp / "missing.ckpt"), ("missing.ckpt", "ckpt_path=<file>")),
     "a file that is not a checkpoint": Case(
         "evaluate", lambda c: c.eval(ckpt=_file(c, "notes.ckpt", "hello\n")),
-        ("notes.ckpt", "cannot be read", "complete PyTorch")),
+        ("notes.ckpt", "cannot be read", "not a PyTorch file", "complete PyTorch")),
     "checkpoint of another architecture": Case(
         "evaluate", lambda c: c.eval("model=hrnet18_small_ocr"),
         ("tiny.ckpt", "model=hrnet18_small_ocr", "leave model= and dataset= out")),
