@@ -20,13 +20,14 @@ REPRO_FLAGS = $(if $(DATA),--data=$(DATA)) $(if $(GPUS),--gpus=$(GPUS)) \
 	$(if $(OFFSETS),--offsets=$(OFFSETS)) $(if $(MAPILLARY_CKPT),--mapillary-ckpt=$(MAPILLARY_CKPT)) \
 	$(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(filter 1,$(REPRO_TINY)),--tiny)
 
-.PHONY: install train test test-fast bench bench-quick segfix-demo reproduce-cityscapes \
+.PHONY: install train test test-fast lint bench bench-quick segfix-demo reproduce-cityscapes \
 	reproduce-cityscapes-val clean-venv help
 
 help:
 	@echo "make install   create .venv with pinned dependencies (no-op when up to date)"
 	@echo "make train     train the embedded default (ARGS='key=value ...' for overrides)"
 	@echo "make test      run the test suite"
+	@echo "make lint      ruff (pycodestyle, pyflakes, import order, bugbear; settings in pyproject.toml)"
 	@echo "make bench-quick  every benchmark at small sizes (minutes, CPU): bench/results/<device>.json"
 	@echo "make bench     every benchmark at full sizes (an hour or more on 2 cores); ARGS='--original-repo DIR --mmseg DIR'"
 	@echo "make segfix-demo  the SegFix chain on the embedded dataset (~22 min on 2 cores)"
@@ -48,6 +49,9 @@ train: install
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -49,11 +48,20 @@ from PIL import Image
 
 import ocseg.data.dataset as dataset_module
 from ocseg.config import compose
-from ocseg.data.augment import (BrightnessShift, HorizontalFlipSwap, PadToSize, RandomCropUpTo,
-                                ResizeThenCrop, _ResizeBase)
+from ocseg.data.augment import (
+    BrightnessShift,
+    HorizontalFlipSwap,
+    PadToSize,
+    RandomCropUpTo,
+    ResizeThenCrop,
+    _ResizeBase,
+)
 from ocseg.data.image_io import check_same_size, read_image, read_label
 from ocseg.data.synthetic_city import render_scene
 from ocseg.data.transforms import reseed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import cpu_model  # noqa: E402
 
 STAGES = ["decode image", "decode label", "label ids", "resize", "crop", "resize+crop", "flip",
           "brightness", "pad", "normalise", "other"]
@@ -289,15 +297,7 @@ def run_workload(name: str, ds, schedule: list[tuple[int, int]], rounds: int) ->
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {torch.get_num_threads()} torch thread(s), {cv2.getNumThreads()} OpenCV thread(s)"
+    return f"{cpu_model()}, {torch.get_num_threads()} torch thread(s), {cv2.getNumThreads()} OpenCV thread(s)"
 
 
 def print_table(name: str, res: dict) -> None:

@@ -126,7 +126,7 @@ def ocseg_sides(net: nn.Module, x: torch.Tensor, workload: str, segmentation: bo
             compiled = torch.compile(copy)
             size = tuple(x.shape[-2:])
             sides[v] = fwd_bwd_fn(copy, x, segmentation,
-                                  forward=lambda t: outputs_of(compiled(t), size, segmentation))
+                                  forward=lambda t, c=compiled, s=size: outputs_of(c(t), s, segmentation))
             start = time.perf_counter()
             sides[v]()
             prep[v] = time.perf_counter() - start

@@ -5,6 +5,7 @@
     python bench/models.py --compare --threads 2 [--original-repo /tmp/openseg] [--mmseg /tmp/mmseg-venv]
     python bench/models.py --compare --variants inference_mode,channels_last,fused,bf16
     python bench/models.py --compare --quick --json out.json
+    python bench/models.py --compare --threads 1 --clock cpu   # CPU time: steadier on a shared machine
 
 ``--compare`` times, per model and workload (forward 1×3×512×1024, forward+backward 2×3×256×512),
 ocseg's own path against its plain eager float32 path and, when given, the original's network
@@ -23,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -34,11 +34,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from model_sides import VARIANTS, ocseg_sides, outputs_of, fwd_fn, fwd_bwd_fn  # noqa: E402
-from timing import medians, ratio, round_robin  # noqa: E402
-
+from model_sides import VARIANTS, fwd_bwd_fn, fwd_fn, ocseg_sides, outputs_of  # noqa: E402
 from ocseg.models import available_models, build_model  # noqa: E402
 from ocseg.models.cards import CARDS, ModelCard, Weights  # noqa: E402
+from timing import CLOCKS, cpu_model, medians, ratio, round_robin  # noqa: E402
 
 COMPARED = ("hrnet48_ocr", "r101_ocr", "segfix_hrnet2x20")
 SIZES = {"fwd": (1, 512, 1024), "fwd_bwd": (2, 256, 512)}
@@ -49,15 +48,7 @@ def device_name(device: torch.device) -> str:
     """``cpu-<model>-<n>cores`` or the GPU's name, for results file names."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device).replace(" ", "-")
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"cpu-{model.replace(' ', '-')}-{os.cpu_count()}cores"
+    return f"cpu-{cpu_model().replace(' ', '-')}-{os.cpu_count()}cores"
 
 
 # -- the zoo table --------------------------------------------------------------------------------
@@ -165,7 +156,9 @@ def zoo_table(args, device: torch.device) -> dict:
     for name in names:
         row = zoo_row(name, args, device)
         rows.append(row)
-        fmt = lambda key, spec: format(row[key], spec) if key in row else "-"  # noqa: E731
+        def fmt(key, spec, row=row):
+            return format(row[key], spec) if key in row else "-"
+
         print(f"{name:20s} {row['params']:9.2f} {fmt('gflops', '8.1f'):>8s} {fmt('fwd', '8.3f'):>8s} "
               f"{fmt('fwd_bwd', '10.3f'):>10s}", flush=True)
     if args.readme:
@@ -236,12 +229,14 @@ def compare_model(name: str, args) -> list[dict]:
         if mm is not None:
             mm.train(workload == "fwd_bwd")
             if workload == "fwd":
-                sides["mmseg"] = lambda: _no_grad(lambda: mmseg_forward(mm, x, False))
+                sides["mmseg"] = lambda x=x: _no_grad(lambda: mmseg_forward(mm, x, False))
             else:
                 sides["mmseg"] = fwd_bwd_fn(mm, x, False, forward=lambda t: mmseg_forward(mm, t, True))
         order = [s for s in ("original", "mmseg", "plain", "ocseg") if s in sides] + list(variants)
-        log = (lambda m: print(f"    {name} {workload} {m}", file=sys.stderr, flush=True)) if args.verbose else None
-        times = round_robin({s: sides[s] for s in order}, args.repeats, warmup=1, log=log)
+        log = (lambda m, p=f"    {name} {workload}": print(f"{p} {m}", file=sys.stderr, flush=True)) \
+            if args.verbose else None
+        times = round_robin({s: sides[s] for s in order}, args.repeats, warmup=1, log=log,
+                            clock=CLOCKS[args.clock])
         med = medians(times)
         if workload == "fwd_bwd":
             med["ocseg"] = med["plain"]  # the training step is the plain path
@@ -281,7 +276,8 @@ def print_row(row: dict) -> None:
 def compare(args) -> dict:
     names = [n for n in args.models.split(",") if n] or (list(COMPARED[:1]) if args.quick else list(COMPARED))
     print(f"{device_name(torch.device('cpu'))}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-          f"median of {args.repeats}, round-robin; ratios < 1: the first is faster", flush=True)
+          f"{args.clock} time, median of {args.repeats}, round-robin; ratios < 1: the first is faster",
+          flush=True)
     rows = []
     for name in names:
         rows.extend(compare_model(name, args))
@@ -310,6 +306,9 @@ def main() -> None:
                         help="forward input (default 1 512 1024)")
     parser.add_argument("--fwd-bwd-input", type=int, nargs=3, default=None, metavar=("N", "H", "W"),
                         help="forward+backward input (default 2 256 512)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="--compare's clock: wall time, or the process's CPU time (steadier on a "
+                        "shared machine; with --threads 1, see timing.py)")
     parser.add_argument("--quick", action="store_true", help="small inputs, 3 repeats, hrnet48_ocr only")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     parser.add_argument("--verbose", action="store_true", help="log every timed run to stderr")
@@ -329,7 +328,8 @@ def main() -> None:
     result = compare(args) if args.compare else zoo_table(args, device)
     if args.json:
         meta = {"device": device_name(device), "threads": torch.get_num_threads(),
-                "torch": torch.__version__, "repeats": args.repeats, "quick": args.quick}
+                "torch": torch.__version__, "repeats": args.repeats, "quick": args.quick,
+                "clock": args.clock}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({**meta, **result}, indent=1))
 

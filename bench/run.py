@@ -76,7 +76,8 @@ def summary(result: dict) -> str:
                              f"({row['passes_per_image']:.0f} passes)")
         elif name == "startup":
             for row in section["startup"]:
-                lines.append(f"startup  {row['command']}: {row['seconds']:.2f} s ({row['vs_import_torch']:.2f}× import torch)")
+                lines.append(f"startup  {row['command']}: {row['seconds']:.2f} s "
+                             f"({row['vs_import_torch']:.2f}× import torch)")
         else:
             lines.append(f"{name:8s} done in {section['seconds']:.0f} s (see the JSON)")
     return "\n".join(lines)
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> Path:
         parser.error(f"unknown --sections {sorted(unknown)}; use {','.join(SECTIONS)}")
     sys.path.insert(0, str(BENCH))
     import torch
+
     from models import device_name
 
     device = device_name(torch.device("cuda" if torch.cuda.is_available() else "cpu"))

@@ -27,7 +27,7 @@ step "3. SegFix"
 $PY train.py experiment=segfix_synthetic "${COMMON[@]}" hydra.run.dir="$W/segfix"
 
 step "4. SegFix offsets for val ($W/offsets/<image>.npz)"
-$PY predict_offsets.py model=segfix_hrnet18_small paths.data_dir="$W/data" split=val \
+$PY predict_offsets.py paths.data_dir="$W/data" split=val \
     ckpt_path="$W/segfix/checkpoints/last.ckpt" output_dir="$W/offsets" format=npz \
     hydra.run.dir="$W/offsets"
 

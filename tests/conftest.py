@@ -61,10 +61,11 @@ def recipe_tiny(cfg) -> list[str]:
 def compose(config_name: str = "train", overrides: list[str] | None = None):
     """Compose ``conf/<config_name>.yaml`` with Hydra's compose API (HydraConfig set, so
     ``${hydra:...}`` resolves)."""
-    import ocseg  # noqa: F401 - registers ocseg's config resolvers
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
+
+    import ocseg  # noqa: F401 - registers ocseg's config resolvers
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = hydra_compose(config_name=config_name, overrides=overrides or [],
@@ -113,3 +114,14 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def cli_server():
+    """One ``tests/cli_forkserver.py`` for the session: runs the command-line tools in fresh
+    forked processes without paying Lightning's import each time."""
+    from cli_forkserver import ForkServer
+
+    server = ForkServer()
+    yield server
+    server.close()

@@ -4,7 +4,6 @@ of ``bench/run.py`` when a section's script is missing. (Timings themselves are 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -34,8 +33,9 @@ def test_gpu_benchmark_logic_runs_on_cpu_with_tiny_sizes(tmp_path, single_thread
 
 
 def test_gpu_benchmark_refuses_cuda_without_a_gpu(bench_on_path):
-    import gpu
     import torch
+
+    import gpu
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
@@ -53,3 +53,16 @@ def test_harness_records_a_missing_script_and_still_writes_the_json(tmp_path, be
     assert result["quick"] is True
     assert "does not exist" in result["sections"]["absent"]["error"]
     assert "absent" in run.summary(result)
+
+
+def test_round_robin_times_with_the_given_clock_in_rotating_order(bench_on_path):
+    import timing
+
+    ticks, calls = iter(range(100)), []
+    fns = {name: (lambda n=name: calls.append(n)) for name in ("a", "b", "c")}
+    times = timing.round_robin(fns, repeats=3, warmup=1, clock=lambda: float(next(ticks)))
+    # every call reads the clock twice, consecutively: each timed call lasts one tick
+    assert times == {"a": [1.0] * 3, "b": [1.0] * 3, "c": [1.0] * 3}
+    # warm-up starts at the last contender, then each round starts one further on
+    assert calls == ["c", "a", "b", "a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert set(timing.CLOCKS) == {"wall", "cpu"}

@@ -18,10 +18,14 @@ from ocseg.errors import OcsegError
 from ocseg.models import build_model
 from ocseg.models.cards import CARDS, original_layouts
 from ocseg.models.layers.norm_act import NormAct, norm_act_slope
-
-from openseg_reference import ORIGINALS, FIXTURES, derived_entries, reference_entries, saved_entries, \
-    to_inplace_abn
-
+from openseg_reference import (
+    FIXTURES,
+    ORIGINALS,
+    derived_entries,
+    reference_entries,
+    saved_entries,
+    to_inplace_abn,
+)
 
 TOLERANCE = 5e-4   # |new − ref| ≤ 5e-4·max|ref| per tensor (upstream README)
 SAVED = ["hrnet_w48_ocr", "hrnet_w48_ocr_b", "spatial_ocrnet", "spatial_asp_ocrnet", "base_ocnet", "isanet",

@@ -10,8 +10,15 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from ocseg.data.augment import (BrightnessShift, HorizontalFlipSwap, PadToSize, RandomCropUpTo,
-                                RandomScaleAspect, ResizeShortSide, ResizeTo)
+from ocseg.data.augment import (
+    BrightnessShift,
+    HorizontalFlipSwap,
+    PadToSize,
+    RandomCropUpTo,
+    RandomScaleAspect,
+    ResizeShortSide,
+    ResizeTo,
+)
 from ocseg.data.dataset import Sample, SegmentationDataset
 from ocseg.data.label_map import LabelMap
 from ocseg.data.normalize import Normalize

@@ -177,8 +177,8 @@ def test_folder_reads_classes_yaml_for_config_and_id_map(prepared):
 def test_folder_without_classes_file(tmp_path):
     folder_raw(tmp_path / "mine", with_classes=False)
     with pytest.raises(Exception, match="classes file .* not found.*dataset.num_classes=N"):
-        compose("train", ["dataset=folder", f"dataset.root={tmp_path / 'mine'}",
-                          "paths.output_dir=x"]).dataset.num_classes
+        _ = compose("train", ["dataset=folder", f"dataset.root={tmp_path / 'mine'}",
+                              "paths.output_dir=x"]).dataset.num_classes
     cfg = compose("train", ["dataset=folder", f"dataset.root={tmp_path / 'mine'}", "paths.output_dir=x",
                             "dataset.num_classes=3", "dataset.class_names=[a,b,c]"])
     assert cfg.dataset.palette is None

@@ -17,9 +17,18 @@ import numpy as np
 import pytest
 import torch
 
-from ocseg.data.augment import (BrightnessShift, HorizontalFlipSwap, PadToSize, RandomCropUpTo,
-                                RandomScaleAspect, ResizeShortSide, ResizeThenCrop, ResizeTo,
-                                nearest_indices, pad_with_normalized_zero)
+from ocseg.data.augment import (
+    BrightnessShift,
+    HorizontalFlipSwap,
+    PadToSize,
+    RandomCropUpTo,
+    RandomScaleAspect,
+    ResizeShortSide,
+    ResizeThenCrop,
+    ResizeTo,
+    nearest_indices,
+    pad_with_normalized_zero,
+)
 from ocseg.data.dataset import Sample, SegmentationDataset
 from ocseg.data.label_map import LabelMap
 from ocseg.data.normalize import ImagePad, Normalize

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from ocseg.checkpoints.identity import check_checkpoint_matches
 from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 from ocseg.data.dataset import Sample
 from ocseg.data.label_map import LabelMap
 from ocseg.errors import OcsegError
-from ocseg.checkpoints.identity import check_checkpoint_matches
 from ocseg.evaluation import PredictionWriter, ShardSampler
 from ocseg.metrics.accumulators import LabelConfusion
 from ocseg.metrics.scores import Scores

@@ -7,8 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ocseg.inference import (SegmentationPredictor, multi_scale, swap_channels, unflip_logits,
-                             whole_image)
+from ocseg.inference import SegmentationPredictor, multi_scale, swap_channels, unflip_logits, whole_image
 
 
 class StrideTwoNet(nn.Module):

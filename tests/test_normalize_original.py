@@ -8,7 +8,6 @@ import pytest
 from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 from ocseg.data.label_map import LabelMap
 from ocseg.data.normalize import Normalize
-
 from openseg_reference import FIXTURES
 
 EXAMPLE = np.load(FIXTURES / "preprocess.npz")

@@ -24,10 +24,19 @@ def _run(args: list[str], cwd: Path, pythonpath: Path) -> subprocess.CompletedPr
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
+# runs a shim as `python <shim> --help` would, then says which heavy libraries were imported
+_HEAVY_AFTER = ("import runpy, sys\nsys.argv = [{script!r}, '--help']\ntry:\n"
+                "    runpy.run_path({script!r}, run_name='__main__')\nfinally:\n"
+                "    print('heavy:', sorted(m for m in ('torch', 'lightning') if m in sys.modules), "
+                "file=sys.stderr)\n")
+
+
 @pytest.mark.parametrize("script,tool", sorted(SHIMS.items()))
 def test_help_shows_the_groups_and_examples(script, tool, tmp_path):
-    proc = _run([sys.executable, str(REPO / script), "--help"], tmp_path, REPO / "src")
+    code = _HEAVY_AFTER.format(script=str(REPO / script))
+    proc = _run([sys.executable, "-c", code], tmp_path, REPO / "src")
     assert proc.returncode == 0, proc.stderr
+    assert "heavy: []" in proc.stderr  # --help answers without importing torch or Lightning
     assert proc.stdout.startswith(tool)
     assert "dataset: " in proc.stdout and "synthetic_city" in proc.stdout
     examples = proc.stdout.split("Examples:")[1].splitlines()

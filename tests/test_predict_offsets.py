@@ -17,8 +17,8 @@ from conftest import TINY, compose
 from ocseg.checkpoints import load_network, save_network
 from ocseg.errors import OcsegError
 from ocseg.models.cards import CARDS
-from ocseg.segfix.offsets.prediction import OffsetPredictor, offsets_from_outputs, original_stride
 from ocseg.segfix.offsets.files import read_offsets
+from ocseg.segfix.offsets.prediction import OffsetPredictor, offsets_from_outputs, original_stride
 from ocseg.tasks.predict_offsets import predict_offsets
 
 GENERATOR = [o for o in TINY if o.startswith("dataset.generator.")]
@@ -62,7 +62,7 @@ def test_original_stride_and_window_rule():
     values = rng.uniform(-2, 2, (7, 11))
     OffsetPredictor("sliding", crop_size=(4, 6), stride=(1, 2)).maps(stub, _stub_image(7, 11, values))
     # rows: 0,1,2,3 (3 + 4 = 7 reaches the border); columns 0,2,4 then one flush window at 5
-    assert stub.windows == [(t, l) for t in (0, 1, 2, 3) for l in (0, 2, 4, 5)]
+    assert stub.windows == [(t, left) for t in (0, 1, 2, 3) for left in (0, 2, 4, 5)]
 
 
 def test_sliding_average_equals_hand_computation():

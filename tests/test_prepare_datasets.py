@@ -135,8 +135,8 @@ def test_command_line_prepares_into_paths_data_dir_and_reports_errors(tmp_path):
     assert (tmp_path / "data" / "lip" / "labels" / "val").is_dir()
     assert (tmp_path / "data" / "lip" / "ocseg_prepared.json").is_file()
     bad = _cli("nosuch", "raw_dir=x")
-    assert bad.returncode != 0 and "Could not find 'dataset/nosuch'" in bad.stderr
-    assert "Available options in 'dataset'" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("error: dataset=nosuch is not an option")
+    assert "use dataset= one of: ade20k, cityscapes" in bad.stderr and "Traceback" not in bad.stderr
     missing = _cli("lip", f"paths.data_dir={tmp_path / 'data'}")
     assert missing.returncode == 2 and "raw_dir=" in missing.stderr
 

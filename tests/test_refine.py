@@ -13,10 +13,10 @@ import scipy.io
 from PIL import Image
 
 from ocseg.errors import OcsegError
-from ocseg.segfix.offsets.store import OffsetStore, match_key
 from ocseg.segfix.offsets.files import SparseOffsets, read_offsets, write_offsets
-from ocseg.segfix.refinement.gather import refine_labels, refine_masks
+from ocseg.segfix.offsets.store import OffsetStore, match_key
 from ocseg.segfix.refinement.folder import refine_folder
+from ocseg.segfix.refinement.gather import refine_labels, refine_masks
 
 
 def _random_offsets(rng, h, w, density=0.3):
@@ -156,8 +156,9 @@ def test_missing_offsets_error_or_copy_and_palette_kept(tmp_path):
         np.testing.assert_array_equal(np.array(out), _plain_gather(label, off, 2))
     assert (tmp_path / "out" / "b.png").read_bytes() == (tmp_path / "pred" / "b.png").read_bytes()
     write_offsets(tmp_path / "off" / "b.npz", np.zeros((3, 8, 2), np.int8))
-    with pytest.raises(OcsegError, match="6 but its offset map is 8×3"):
+    with pytest.raises(OcsegError, match=r"b.png' is 8×6 but its offset map '.*b.npz' is 8×3"):
         refine_folder(tmp_path / "pred", tmp_path / "off", tmp_path / "out2", progress=False)
+    assert not list((tmp_path / "out2").iterdir())  # checked before a.png was written
 
 
 def test_instance_submission(tmp_path):
@@ -184,12 +185,10 @@ def test_instance_submission(tmp_path):
 
 def test_refine_task_scores_before_and_after(tmp_path, synthetic_root):
     from conftest import compose
-
-    from ocseg.data.cityscapes import cityscapes_samples
+    from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS, cityscapes_samples
     from ocseg.segfix.encoding.directions import angle_to_bin, bin_to_offset
     from ocseg.segfix.ground_truth.generate import label_to_ground_truth
     from ocseg.tasks.refine import refine
-    from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 
     for sample in cityscapes_samples(synthetic_root, "val"):
         raw = cv2.imread(str(sample.label), cv2.IMREAD_UNCHANGED)

@@ -10,8 +10,13 @@ import pytest
 import torch
 
 from ocseg.metrics.accumulators import LabelConfusion, SegmentationMetrics, confusion_matrix
-from ocseg.metrics.scores import (Scores, confusion_counts, json_number, metrics_from_logged,
-                                  scores_from_confusion)
+from ocseg.metrics.scores import (
+    Scores,
+    confusion_counts,
+    json_number,
+    metrics_from_logged,
+    scores_from_confusion,
+)
 from ocseg.metrics.table import scores_text
 
 NAMES = ["a", "b", "c", "d"]

@@ -16,10 +16,12 @@ from PIL import Image
 from ocseg.errors import OcsegError
 from ocseg.segfix.encoding.directions import angle_to_bin
 from ocseg.segfix.encoding.distance_direction import (
-    direction_kernel, instance_ground_truth, semantic_ground_truth,
+    direction_kernel,
+    instance_ground_truth,
+    semantic_ground_truth,
 )
-from ocseg.segfix.ground_truth.generate import generate_ground_truth, label_to_ground_truth
 from ocseg.segfix.ground_truth.files import read_ground_truth, write_ground_truth
+from ocseg.segfix.ground_truth.generate import generate_ground_truth, label_to_ground_truth
 from segfix_original import CITYSCAPES_IDS, original_kernel, reference_instance, reference_semantic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -156,7 +158,7 @@ def test_generate_folder_semantic_and_instance(tmp_path):
     assert summary["written"] == 2
     lut = np.full(256, 255, np.uint8)
     lut[CITYSCAPES_IDS] = np.arange(19)
-    for k, (label_ids, instance_ids) in expected.items():
+    for k, (label_ids, _instance_ids) in expected.items():
         got = read_ground_truth(out / f"c_{k}_gtFine_labelIds.mat")
         depth, dir_deg = reference_semantic(lut[label_ids], 19)
         np.testing.assert_array_equal(got.dir_deg, dir_deg)

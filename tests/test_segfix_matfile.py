@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from ocseg.segfix.offsets.files import SparseOffsets, read_offsets, write_offsets
 from ocseg.matfile import read_int8_array
+from ocseg.segfix.offsets.files import SparseOffsets, read_offsets, write_offsets
 
 
 def _offsets(rng, height=37, width=53, dtype=np.int32) -> np.ndarray:

@@ -7,6 +7,9 @@ The console scripts (``ocseg-train`` …, ``pyproject.toml``) and the repository
 shims call the functions at the bottom. A problem the user can fix (:class:`OcsegError`, a bad
 config key) ends as one line ``error: <message>`` on stderr with exit code 2, never a traceback.
 
+A command line Hydra cannot compose (an unknown ``model=``, a misspelt key, bad override syntax)
+is reported the same way, with the choices or the fix (:func:`composition_message`).
+
 ``ocseg-eval`` and ``ocseg-predict-offsets`` complete their command line from an ocseg
 checkpoint before Hydra composes it (:func:`ocseg.checkpoints.identity.checkpoint_overrides`).
 """
@@ -14,20 +17,23 @@ checkpoint before Hydra composes it (:func:`ocseg.checkpoints.identity.checkpoin
 from __future__ import annotations
 
 import importlib
+import re
 import sys
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from ocseg.errors import OcsegError
 
-__all__ = ["run_task", "user_message", "hydra_app", "train", "evaluate", "predict_offsets",
+__all__ = ["run_task", "user_message", "composition_message", "hydra_app", "train", "evaluate", "predict_offsets",
            "refine", "prepare", "segfix_ground_truth"]
 
 EXIT_USER_ERROR = 2
 # model=/dataset= of an ocseg checkpoint added to the command line (eval, predict_offsets)
 _FROM_CHECKPOINT = "ocseg.checkpoints.identity:checkpoint_overrides"
+_HELP = frozenset({"--help", "-h", "--hydra-help"})
 
 
 def _chain(exc: BaseException | None):
@@ -61,6 +67,67 @@ def user_message(exc: BaseException) -> str | None:
             return (f"configuration error: {str(item).splitlines()[0]} "
                     "(check the key or add it with +key=value)")
     return None
+
+
+def composition_message(exc: BaseException) -> str | None:
+    """The one-line message for a command line Hydra could not compose, or None for anything
+    else: an unknown option lists the choices, an unknown key says how to add one."""
+    from hydra.errors import (
+        ConfigCompositionException,
+        MissingConfigException,
+        OverrideParseException,
+        SearchPathException,
+    )
+
+    if isinstance(exc, MissingConfigException) and exc.options and exc.missing_cfg_file:
+        group, _, name = str(exc.missing_cfg_file).rpartition("/")
+        if group:
+            return (f"{group}={name} is not an option of '{group}'; use {group}= one of: "
+                    f"{', '.join(sorted(exc.options))}")
+    if not isinstance(exc, (ConfigCompositionException, OverrideParseException,
+                            SearchPathException)):
+        return None
+    text = str(exc)
+    added = re.search(r"To append to your config use (\+\S+)", text)
+    override = re.search(r"Could not override '([^']+)'", text)
+    if added and override:
+        return (f"unknown config key '{override.group(1)}'; check its spelling (--cfg job prints "
+                f"every key), or add it as a new key with {added.group(1)}")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if isinstance(exc.__cause__, OmegaConfBaseException):
+        lines.append(str(exc.__cause__).splitlines()[0])
+    keep = [ln for ln in lines if not ln.startswith(("full_key:", "object_type", "Set the environment",
+                                                      "Config search path", "provider="))]
+    return "configuration error: " + "; ".join(keep) + " (see --help for the options)"
+
+
+@contextmanager
+def _one_line_composition_errors() -> Iterator[None]:
+    """Hydra prints composition errors itself (several lines, exit code 1) from
+    ``hydra._internal.utils.run_and_report``; while a tool starts, that reporter is wrapped so
+    they end as one ``error:`` line and exit code 2 like every other user error. Anything else
+    (a real bug) keeps Hydra's report."""
+    from hydra._internal import utils as hydra_utils
+
+    original = hydra_utils.run_and_report
+
+    def report(func: Callable[[], Any]) -> Any:
+        def guarded() -> Any:
+            try:
+                return func()
+            except Exception as exc:  # noqa: BLE001 - classified, everything else re-raised
+                message = composition_message(exc)
+                if message is None:
+                    raise
+                print(f"error: {message}", file=sys.stderr, flush=True)
+                sys.exit(EXIT_USER_ERROR)
+        return original(guarded)
+
+    hydra_utils.run_and_report = report
+    try:
+        yield
+    finally:
+        hydra_utils.run_and_report = original
 
 
 def _in_multirun() -> bool:
@@ -99,7 +166,8 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
 
     from ocseg.config import config_dir
 
-    if complete is not None:
+    # --help must answer without importing torch (the completion reads checkpoints)
+    if complete is not None and not _HELP.intersection(sys.argv[1:]):
         sys.argv[1:] = _function(complete)(sys.argv[1:])
 
     def app(cfg: DictConfig) -> Any:
@@ -109,8 +177,9 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
         lightning_to_run_log()
         return run_task(function, cfg)
 
-    return hydra.main(config_path=str(config_dir()), config_name=config_name,
-                      version_base="1.3")(app)()
+    with _one_line_composition_errors():
+        return hydra.main(config_path=str(config_dir()), config_name=config_name,
+                          version_base="1.3")(app)()
 
 
 def train() -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["OcsegError", "require_dir", "require_file", "require_unique_stems"]
+__all__ = ["OcsegError", "require_dir", "require_file", "require_unique_stems", "require_output_dir"]
 
 
 class OcsegError(Exception):
@@ -43,3 +43,22 @@ def require_unique_stems(paths: Iterable[Path], what: str, fix: str) -> dict[str
                              f"'{path.stem}' and would be written to the same output; {fix}")
         by_stem[path.stem] = path
     return by_stem
+
+
+def require_output_dir(path: str | Path, option: str) -> Path:
+    """Create the output folder ``path`` (given as ``option``, e.g. ``"output_dir="``) if needed
+    and make sure files can be written in it, before a tool does any work; otherwise raise
+    :class:`OcsegError` naming the option."""
+    import tempfile
+
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise OcsegError(f"{option}'{p}' is a file, not a folder; choose a folder with {option}<folder>")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=p):
+            pass
+    except OSError as exc:
+        raise OcsegError(f"cannot write to {option}'{p}' ({exc.strerror or exc}); choose a writable "
+                         f"folder with {option}<folder>") from None
+    return p

@@ -31,7 +31,7 @@ try:  # pinned in pyproject.toml; the standard zlib gives the same bytes, more s
 except ImportError:  # pragma: no cover - only without the dependency
     import zlib as _zlib
 
-__all__ = ["read_int8_array", "write_mat"]
+__all__ = ["array_shape", "read_int8_array", "write_mat"]
 
 _HEADER = 128
 _MI_MATRIX, _MI_COMPRESSED = 14, 15
@@ -55,8 +55,9 @@ class _Unsupported(Exception):
 class _Stream:
     """Exact reads, then chunks, from the bytes of one data element (inflated or not)."""
 
-    def __init__(self, data: memoryview, compressed: bool) -> None:
+    def __init__(self, data: memoryview, compressed: bool, chunk: int = _CHUNK) -> None:
         self._data = data
+        self._chunk = chunk
         self._inflate = _zlib.decompressobj() if compressed else None
         self._fed = False
         self._offset = 0
@@ -64,13 +65,13 @@ class _Stream:
 
     def _more(self) -> bytes:
         if self._inflate is None:
-            piece = bytes(self._data[self._offset:self._offset + _CHUNK])
+            piece = bytes(self._data[self._offset:self._offset + self._chunk])
             self._offset += len(piece)
             return piece
         source = self._inflate.unconsumed_tail if self._fed else self._data
         self._fed = True
         try:
-            return self._inflate.decompress(source, _CHUNK)
+            return self._inflate.decompress(source, self._chunk)
         except _zlib.error as exc:
             raise _Unsupported(f"corrupt zlib stream ({exc})") from None
 
@@ -117,8 +118,9 @@ def _element(order: str, stream: _Stream) -> tuple[int, bytes]:
     return mdtype, payload
 
 
-def _scan(order: str, stream: _Stream, name: str) -> np.ndarray | None:
-    """Parse one ``miMATRIX`` (its tag already read); None when it is not ``name``."""
+def _scan(order: str, stream: _Stream, name: str, shape_only: bool = False):
+    """Parse one ``miMATRIX`` (its tag already read); None when it is not ``name``; with
+    ``shape_only`` its dimensions, without inflating the data."""
     _, flags = _element(order, stream)
     _, dims = _element(order, stream)
     _, array_name = _element(order, stream)
@@ -128,6 +130,8 @@ def _scan(order: str, stream: _Stream, name: str) -> np.ndarray | None:
     if flag_word & 0xFF not in _NUMERIC_CLASSES or flag_word & _COMPLEX:
         raise _Unsupported("not a real numeric array")
     shape = tuple(int(v) for v in np.frombuffer(dims, order + "i4"))
+    if shape_only:
+        return shape
     mdtype, count, small = _tag(order, stream.read(8))
     if mdtype not in _MI_TYPES:
         raise _Unsupported(f"storage type {mdtype}")
@@ -160,7 +164,7 @@ def _scan(order: str, stream: _Stream, name: str) -> np.ndarray | None:
     return out.reshape(shape, order="F")
 
 
-def _find(data: memoryview, name: str) -> np.ndarray | None:
+def _find(data: memoryview, name: str, shape_only: bool = False):
     if len(data) < _HEADER or 0 in bytes(data[:4]):
         raise _Unsupported("not a level-5 MAT file (v4?)")
     endian = bytes(data[126:128])
@@ -168,6 +172,14 @@ def _find(data: memoryview, name: str) -> np.ndarray | None:
     major = data[125] if endian == b"IM" else data[124]
     if endian not in (b"IM", b"MI") or major != 1:
         raise _Unsupported("not a level-5 MAT file (v7.3 is HDF5)")
+    if shape_only:  # every element complete: a truncated file ends inside its last one
+        offset = _HEADER
+        while offset + 8 <= len(data):
+            mdtype, count, small = _tag(order, bytes(data[offset:offset + 8]))
+            offset += 8 + (0 if small is not None else
+                           count if mdtype == _MI_COMPRESSED else count + -count % 8)
+        if not 0 <= len(data) - offset < 8:
+            raise _Unsupported("truncated file")
     offset = _HEADER
     while offset + 8 <= len(data):
         mdtype, count, small = _tag(order, bytes(data[offset:offset + 8]))
@@ -175,15 +187,27 @@ def _find(data: memoryview, name: str) -> np.ndarray | None:
         offset += 8 + (count if mdtype == _MI_COMPRESSED else count + -count % 8)
         if small is not None or mdtype not in (_MI_MATRIX, _MI_COMPRESSED):
             continue
-        stream = _Stream(body, compressed=mdtype == _MI_COMPRESSED)
+        # the header of a matrix is a few hundred bytes: inflate no more than that for its shape
+        stream = _Stream(body, compressed=mdtype == _MI_COMPRESSED, chunk=512 if shape_only else _CHUNK)
         if mdtype == _MI_COMPRESSED:
             inner, _, _ = _tag(order, stream.read(8))
             if inner != _MI_MATRIX:
                 continue
-        found = _scan(order, stream, name)
+        found = _scan(order, stream, name, shape_only)
         if found is not None:
             return found
     return None
+
+
+def array_shape(source: str | Path | bytes, name: str) -> tuple[int, ...] | None:
+    """The dimensions of the array ``name`` from its header, once the element tags show that
+    the file is complete (not truncated); the data is not inflated. None when the file is
+    truncated or this reader does not parse it (read it to learn why)."""
+    try:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        return _find(memoryview(data), name, shape_only=True)
+    except (_Unsupported, struct.error, ValueError, OSError):
+        return None
 
 
 def read_int8_array(source: str | Path | bytes, name: str) -> np.ndarray | None:

@@ -42,6 +42,13 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise OcsegError(f"checkpoint '{p}' not found; pass an existing file as ckpt_path=<file>")
+    with p.open("rb") as file:
+        head = file.read(4)
+    # torch.save writes a zip archive (PK..); files of torch < 1.6 are a pickle (protocol ≥ 2)
+    if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):
+        raise OcsegError(f"checkpoint '{p}' cannot be read: it is not a PyTorch file (neither a zip "
+                         f"archive nor a pickle; it starts with {head!r}); is it a complete PyTorch "
+                         ".ckpt/.pth file? Pass the file training wrote or the original's release")
     try:
         if trust:
             obj = torch.load(p, map_location="cpu", weights_only=False)

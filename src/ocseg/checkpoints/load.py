@@ -17,8 +17,13 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from ocseg.checkpoints.files import checkpoint_kind, read_checkpoint
-from ocseg.checkpoints.identity import (SEGFIX_TASKS, check_checkpoint_matches, check_segfix_checkpoint,
-                                        check_task, segfix_models)
+from ocseg.checkpoints.identity import (
+    SEGFIX_TASKS,
+    check_checkpoint_matches,
+    check_segfix_checkpoint,
+    check_task,
+    segfix_models,
+)
 from ocseg.checkpoints.ocseg import load_ocseg_state, stored_config
 from ocseg.checkpoints.openseg import load_openseg_state
 from ocseg.errors import OcsegError

@@ -27,8 +27,8 @@ from torch import nn
 from ocseg.checkpoints.files import report_key_mismatch
 from ocseg.errors import OcsegError
 from ocseg.models.cards import models_with_layout, original_layouts
-from ocseg.models.layouts import BACKBONE_RENAMES, Layout
 from ocseg.models.layers.norm_act import NormAct, set_norm_act_slope
+from ocseg.models.layouts import BACKBONE_RENAMES, Layout
 
 __all__ = ["load_openseg_state", "original_key_names", "detect_layout", "detect_era", "layout_models",
            "state_dict_of", "OpensegLoad", "ABN_EPS", "ABN_SLOPE"]
@@ -138,7 +138,7 @@ def load_openseg_state(net: nn.Module, obj: Mapping[str, Any], path: str | Path,
     head = type(getattr(net, "head", None)).__name__
     if strict and layout is None:
         top = sorted({k.split(".")[0] for k in state} - {"backbone"})
-        known = ", ".join(f"{l.original}→{'/'.join(models_with_layout(l))}" for l in original_layouts())
+        known = ", ".join(f"{lay.original}→{'/'.join(models_with_layout(lay))}" for lay in original_layouts())
         raise OcsegError(f"checkpoint '{path}' is {_describe(None)} (head modules {top}); "
                          f"known: {known}. Pass strict=False (ckpt_strict=false) to load what matches")
     if strict and layout.head != head:

@@ -5,8 +5,9 @@ False`` (e.g. ``scripts/cityscapes/hrnet/run_h_48_d_4_ocr_b_mapillary_trainval_o
 lines 37-40): ``ModuleRunner.load_state_dict`` (``segmentor/tools/module_runner.py``, master,
 lines 114-155) copied every tensor whose name and shape fit and only warned about the rest, so
 the 65-class Mapillary classifiers kept their random initialisation in the 19-class Cityscapes
-stage, and training restarted at iteration 0 with a fresh optimiser. This does the same with any ocseg ``.ckpt`` or original ``.pth`` and says what
-it skipped. Resuming an interrupted run is a different thing: ``ckpt_path=<last.ckpt>``.
+stage, and training restarted at iteration 0 with a fresh optimiser. This does the same with any
+ocseg ``.ckpt`` or original ``.pth`` and says what it skipped. Resuming an interrupted run is a
+different thing: ``ckpt_path=<last.ckpt>``.
 """
 
 from __future__ import annotations

@@ -63,7 +63,8 @@ def read_classes_file(path: str | Path) -> ClassesFile:
         try:
             colors = resolve_palette(colors, n)
         except (TypeError, ValueError) as exc:
-            raise OcsegError(f"classes file '{p}': colors: {exc}") from None
+            raise OcsegError(f"classes file '{p}': colors: {exc}; give one [r, g, b] per "
+                             "name, or leave colors out for generated colours") from None
     raw_map = data.get("id_map")
     if raw_map is None:
         id_map = {i: i for i in range(n)}

@@ -62,8 +62,10 @@ def read_image(path: str | Path) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise OcsegError(f"image '{p}' not found; check dataset.root and the split's file list")
-    image = cv2.imread(str(p), cv2.IMREAD_COLOR)
-    if image is None:
+    data = p.read_bytes()
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    # OpenCV decodes a truncated JPEG (grey below the cut) with only a warning
+    if image is None or (p.suffix.lower() in (".jpg", ".jpeg") and b"\xff\xd9" not in data[-4096:]):
         raise CorruptFileError(p, "image")
     return image
 

@@ -45,4 +45,4 @@ def window_boxes(height: int, width: int, crop_size: Sequence[int],
     ch, cw = int(crop_size[0]), int(crop_size[1])
     tops = window_starts(height, ch, int(stride[0]))
     lefts = window_starts(width, cw, int(stride[1]))
-    return [Box(t, l, min(t + ch, height), min(l + cw, width)) for t in tops for l in lefts]
+    return [Box(t, left, min(t + ch, height), min(left + cw, width)) for t in tops for left in lefts]

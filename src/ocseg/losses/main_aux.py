@@ -10,8 +10,14 @@ import torch
 
 from ocseg.errors import OcsegError
 from ocseg.losses.base import SegLoss
-from ocseg.losses.pixelwise import (check_class_weights, check_labels, class_weight_tensor,
-                                    full_precision, logits_at, weighted_cross_entropy)
+from ocseg.losses.pixelwise import (
+    check_class_weights,
+    check_labels,
+    class_weight_tensor,
+    full_precision,
+    logits_at,
+    weighted_cross_entropy,
+)
 
 __all__ = ["MainAuxLoss"]
 

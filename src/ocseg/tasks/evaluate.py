@@ -22,7 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from ocseg.checkpoints import load_network
 from ocseg.data.dataset import SegmentationDataset
 from ocseg.data.palette import resolve_palette
-from ocseg.errors import OcsegError
+from ocseg.data.preflight import check_inputs
+from ocseg.errors import OcsegError, require_output_dir
 from ocseg.evaluation import EvaluationItems, EvaluationModule, PredictionWriter, output_names
 from ocseg.log import status_logger
 from ocseg.metrics.scores import Scores
@@ -66,6 +67,7 @@ def evaluate(cfg: DictConfig) -> dict:
     if not cfg.get("ckpt_path"):
         raise OcsegError("eval needs a checkpoint: pass ckpt_path=<file> (an ocseg .ckpt or an "
                          "original openseg .pth)")
+    require_output_dir(cfg.output_dir, "output_dir=")
     net, net_cfg, _ = load_network(cfg.ckpt_path, "segmentation", cfg,
                                    strict=cfg.get("ckpt_strict", True),
                                    trust=cfg.get("trust_checkpoint", False))
@@ -74,6 +76,9 @@ def evaluate(cfg: DictConfig) -> dict:
     if len(dataset) == 0:
         raise OcsegError(f"dataset={cfg.dataset.name} split={split} has no images")
     scoring = _labelled(dataset)
+    # every image and label opens and sizes match before the first prediction is written
+    check_inputs([s.image for s in dataset.samples],
+                 [s.label for s in dataset.samples] if scoring else None)
     predictor = instantiate(cfg.test)
     out = Path(cfg.output_dir)
     # datasets without a colour table (ADE20K, PASCAL-Context, COCO-Stuff, LIP) get generated colours

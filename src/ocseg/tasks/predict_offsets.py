@@ -20,7 +20,8 @@ from omegaconf import DictConfig
 
 from ocseg.checkpoints import load_network
 from ocseg.data.image_io import IMAGE_EXTENSIONS, list_images
-from ocseg.errors import OcsegError, require_dir, require_unique_stems
+from ocseg.data.preflight import check_inputs
+from ocseg.errors import OcsegError, require_dir, require_output_dir, require_unique_stems
 from ocseg.evaluation.items import output_names
 from ocseg.log import status_logger
 from ocseg.segfix.offsets.module import OffsetImages, OffsetPredictionModule
@@ -63,6 +64,7 @@ def predict_offsets(cfg: DictConfig) -> dict:
         raise OcsegError("predict_offsets needs a SegFix checkpoint: pass ckpt_path=<file> (an "
                          "ocseg .ckpt of a SegFix run or an original segfix_hrnet .pth)")
     suffixes = FORMATS[cfg.format]
+    require_output_dir(cfg.output_dir, "output_dir=")
     paths, names, what = _sources(cfg)
     out = Path(cfg.output_dir)
 
@@ -70,6 +72,7 @@ def predict_offsets(cfg: DictConfig) -> dict:
         return all((out / f"{name}{suffix}").is_file() for suffix in suffixes)
 
     todo = [i for i, name in enumerate(names) if cfg.overwrite or not done(name)]
+    check_inputs([paths[i] for i in todo])  # all readable before the first offsets are written
     net, net_cfg, _ = load_network(cfg.ckpt_path, "segfix", cfg, strict=cfg.get("ckpt_strict", True),
                                    trust=cfg.get("trust_checkpoint", False))
     predictor = instantiate(cfg.predictor)

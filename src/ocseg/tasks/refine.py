@@ -17,7 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from ocseg.atomic import write_json
-from ocseg.errors import OcsegError
+from ocseg.errors import OcsegError, require_output_dir
 from ocseg.log import status_logger
 from ocseg.metrics.scores import Scores
 from ocseg.metrics.table import scores_text
@@ -63,6 +63,8 @@ def _scores(stage: dict, class_names: list[str], images: int) -> Scores:
 
 def refine(cfg: DictConfig) -> dict:
     """Refine ``cfg.input`` with ``cfg.offsets`` into ``cfg.output``; returns the metrics."""
+    if cfg.get("metrics_file"):
+        require_output_dir(Path(cfg.metrics_file).parent, "metrics_file=<folder>/")
     ground_truth, evaluation = (None, None)
     if cfg.get("split"):
         if cfg.mode != "semantic":
@@ -71,10 +73,13 @@ def refine(cfg: DictConfig) -> dict:
         ground_truth, evaluation = ground_truth_of(cfg, cfg.split, cfg.pred_ids, cfg.bound_th)
     summary = refine_folder(cfg.input, cfg.offsets, cfg.output, mode=cfg.mode, scale=cfg.scale,
                             missing=cfg.missing, glob=cfg.glob, ground_truth=ground_truth,
-                            evaluation=evaluation, workers=cfg.workers, progress=cfg.progress)
-    log.info("refined %d of %d %s inputs into %s (%.2f%% of pixels moved%s)", summary["refined"],
+                            evaluation=evaluation, workers=cfg.workers, progress=cfg.progress,
+                            overwrite=cfg.get("overwrite", False))
+    log.info("refined %d of %d %s inputs into %s (%.2f%% of pixels moved%s%s)", summary["refined"],
              summary["files"], cfg.mode, summary["output"], 100 * summary["moved_fraction"],
-             f", {summary['copied']} copied without offsets" if summary["copied"] else "")
+             f", {summary['copied']} copied without offsets" if summary["copied"] else "",
+             f", {summary['kept']} kept from an earlier run (overwrite=true redoes them)"
+             if summary["kept"] else "")
     facts = {k: summary[k] for k in ("files", "refined", "copied", "moved_fraction", "output")}
     segfix = {"offsets": str(cfg.offsets), "scale": summary["scale"]}
     metrics: dict = {"segfix": segfix, **facts}

@@ -18,8 +18,16 @@ import numpy as np
 import scipy.io
 
 from ocseg.data.image_io import CorruptFileError, read_label
-from ocseg.data.prepare.common import (Pair, Report, find_input, finish, list_images,
-                                       locate_dir, pair_by_stem, write_split)
+from ocseg.data.prepare.common import (
+    Pair,
+    Report,
+    find_input,
+    finish,
+    list_images,
+    locate_dir,
+    pair_by_stem,
+    write_split,
+)
 from ocseg.errors import OcsegError, require_file
 
 __all__ = ["prepare", "mat_label", "stuffthingmap_label"]

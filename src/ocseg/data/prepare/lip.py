@@ -10,8 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ocseg.data.prepare.common import (Pair, Report, find_input, finish, list_images, locate_dir,
-                                       pair_by_stem, write_split)
+from ocseg.data.prepare.common import (
+    Pair,
+    Report,
+    find_input,
+    finish,
+    list_images,
+    locate_dir,
+    pair_by_stem,
+    write_split,
+)
 from ocseg.errors import require_dir
 
 __all__ = ["prepare"]

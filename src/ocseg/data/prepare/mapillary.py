@@ -20,8 +20,17 @@ import numpy as np
 
 from ocseg.atomic import atomic_path
 from ocseg.data.image_io import read_image, read_label
-from ocseg.data.prepare.common import (Pair, Report, find_input, finish, list_images,
-                                       pair_by_stem, progress, write_label, write_split)
+from ocseg.data.prepare.common import (
+    Pair,
+    Report,
+    find_input,
+    finish,
+    list_images,
+    pair_by_stem,
+    progress,
+    write_label,
+    write_split,
+)
 from ocseg.errors import OcsegError
 
 __all__ = ["prepare", "short_side_size"]
@@ -86,8 +95,8 @@ def _write_resized(report: Report, split: str, pairs: list[Pair], short_side: in
                 if not cv2.imwrite(str(tmp), resized, [cv2.IMWRITE_JPEG_QUALITY, 95]):
                     raise OSError(f"could not write '{image_dst}'")
         if pair.label is not None:
-            report.add("labels", write_label(label_dst, lambda: cv2.resize(
-                _ids(pair.label), (w, h), interpolation=cv2.INTER_NEAREST)))
+            report.add("labels", write_label(label_dst, lambda src=pair.label, size=(w, h): cv2.resize(
+                _ids(src), size, interpolation=cv2.INTER_NEAREST)))
 
 
 def prepare(raw_dir: str | Path, out_dir: str | Path, link: str = "hardlink",

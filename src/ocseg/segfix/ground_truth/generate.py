@@ -17,10 +17,14 @@ from typing import Sequence
 import numpy as np
 
 from ocseg.data.image_io import read_label_png
-from ocseg.errors import OcsegError, require_dir, require_unique_stems
+from ocseg.data.preflight import check_inputs
+from ocseg.errors import OcsegError, require_dir, require_output_dir, require_unique_stems
 from ocseg.parallel import run_parallel
 from ocseg.segfix.encoding.distance_direction import (
-    MIN_CLASS_PIXELS, DTOffsets, instance_ground_truth, semantic_ground_truth,
+    MIN_CLASS_PIXELS,
+    DTOffsets,
+    instance_ground_truth,
+    semantic_ground_truth,
 )
 from ocseg.segfix.ground_truth.files import write_ground_truth
 
@@ -95,13 +99,13 @@ def generate_ground_truth(input_dir: str | Path, output_dir: str | Path, kind: s
     if kind not in KINDS:
         raise OcsegError(f"unknown kind={kind!r}; use one of {list(KINDS)}")
     source_dir = require_dir(input_dir, "label folder", "set input=<folder of label PNGs>")
-    files = sorted(p for p in source_dir.glob(glob) if p.is_file() and p.suffix.lower() == ".png")
+    files = sorted(p for p in source_dir.glob(glob) if p.is_file() and p.suffix.lower() == ".png"
+                   and not p.name.startswith("."))  # not a killed run's temporary files
     if not files:
         raise OcsegError(f"no PNG files match '{glob}' under '{source_dir}'; check input= and glob= "
                          "(e.g. glob='**/*_gtFine_labelIds.png' for a Cityscapes gtFine/<split>/ folder)")
     by_stem = require_unique_stems(files, "labels", "narrow glob= or input=")
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = require_output_dir(output_dir, "output=")
     jobs = [_Job(path, out / f"{stem}.mat", kind, tuple(int(v) for v in label_ids), int(min_pixels))
             for stem, path in by_stem.items()]
     skipped = 0
@@ -109,5 +113,7 @@ def generate_ground_truth(input_dir: str | Path, output_dir: str | Path, kind: s
         todo = [job for job in jobs if not job.target.is_file()]
         skipped = len(jobs) - len(todo)
         jobs = todo
+    # every label opens (PNG chunks and checksums) before the first .mat is written
+    check_inputs([job.source for job in jobs], what="label")
     run_parallel(_run, jobs, workers, desc=f"SegFix {kind} ground truth", progress=progress)
     return {"written": len(jobs), "skipped": skipped, "output": str(out)}

@@ -24,9 +24,9 @@ import numpy as np
 
 from ocseg.atomic import atomic_path
 from ocseg.errors import OcsegError
-from ocseg.matfile import read_int8_array, write_mat
+from ocseg.matfile import array_shape, read_int8_array, write_mat
 
-__all__ = ["OFFSET_SUFFIXES", "SparseOffsets", "read_offsets", "write_offsets"]
+__all__ = ["OFFSET_SUFFIXES", "SparseOffsets", "offsets_size", "read_offsets", "write_offsets"]
 
 OFFSET_SUFFIXES = (".mat", ".npz")
 _NPZ_KEY = "ocseg_offsets_v1"
@@ -117,6 +117,18 @@ def _read_npz(data: bytes | Path, source: str) -> SparseOffsets:
                                                    or code.max() > 8)):
         raise OcsegError(f"offset file '{source}' is corrupt (indices or codes out of range)")
     return SparseOffsets(size, index, _CODE_DH[code], _CODE_DW[code])
+
+
+def offsets_size(path: str | Path, data: bytes | None = None) -> tuple[int, int]:
+    """``(H, W)`` of an offset file, cheaply where possible: a complete ``.mat`` file's header
+    (the data is not inflated); anything else (``.npz``, compact anyway; a truncated or unusual
+    ``.mat``) is read, so a damaged file raises the reading error here."""
+    if Path(path).suffix.lower() == ".mat":
+        shape = array_shape(data if data is not None else Path(path), "mat")
+        if shape is not None and len(shape) == 3 and shape[2] == 2:
+            return int(shape[0]), int(shape[1])
+    size = read_offsets(path, data).size
+    return int(size[0]), int(size[1])
 
 
 def read_offsets(path: str | Path, data: bytes | None = None) -> SparseOffsets:

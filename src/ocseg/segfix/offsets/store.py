@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ocseg.errors import OcsegError
-from ocseg.segfix.offsets.files import OFFSET_SUFFIXES, SparseOffsets, read_offsets
+from ocseg.segfix.offsets.files import OFFSET_SUFFIXES, SparseOffsets, offsets_size, read_offsets
 
 __all__ = ["NAME_SUFFIXES", "match_key", "OffsetRef", "OffsetStore", "load_offsets"]
 
@@ -57,14 +57,25 @@ class OffsetRef:
 _ARCHIVES: dict[tuple[int, str], zipfile.ZipFile] = {}
 
 
+def _archive(ref: OffsetRef) -> zipfile.ZipFile:
+    key = (os.getpid(), ref.path)
+    if key not in _ARCHIVES:
+        _ARCHIVES[key] = zipfile.ZipFile(ref.path)
+    return _ARCHIVES[key]
+
+
+def offsets_size_of(ref: OffsetRef) -> tuple[int, int]:
+    """``(H, W)`` of the offsets at ``ref`` (:func:`~ocseg.segfix.offsets.files.offsets_size`)."""
+    if ref.member is None:
+        return offsets_size(ref.path)
+    return offsets_size(str(ref), data=_archive(ref).read(ref.member))
+
+
 def load_offsets(ref: OffsetRef) -> SparseOffsets:
     """Read the offsets at ``ref`` (archives stay open per process, so workers share nothing)."""
     if ref.member is None:
         return read_offsets(ref.path)
-    key = (os.getpid(), ref.path)
-    if key not in _ARCHIVES:
-        _ARCHIVES[key] = zipfile.ZipFile(ref.path)
-    return read_offsets(str(ref), data=_ARCHIVES[key].read(ref.member))
+    return read_offsets(str(ref), data=_archive(ref).read(ref.member))
 
 
 class OffsetStore:

@@ -5,14 +5,18 @@ writes it to the same relative path under ``output``. Instance mode reads Citysc
 submissions (``<name>_pred.txt`` with lines ``<mask.png> <classId> <score>``, mask paths relative
 to the txt file), warps each mask and copies the txt. Offsets are found by stem
 (:class:`~ocseg.segfix.offsets.store.OffsetStore`); inputs without offsets are an error listing
-them, or copied unchanged with ``missing="copy"``. With ground truth, each worker also returns
-the confusion matrix and per-class boundary F of the input and of the refined labels.
+them, or copied unchanged with ``missing="copy"``. Before the first output is written every
+offset file is checked complete and of its input's size from their headers (``_check``), so a
+truncated or mismatched file stops the run with nothing written. Semantic outputs that exist are
+kept (an interrupted run resumes) unless ``overwrite``; with ground truth they are scored as
+they are. With ground truth, each worker also returns the confusion matrix and per-class
+boundary F of the input and of the refined labels.
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -21,9 +25,9 @@ import numpy as np
 from ocseg.atomic import atomic_path
 from ocseg.data.image_io import read_label_png, write_label_png
 from ocseg.data.label_map import LabelMap
-from ocseg.errors import OcsegError, require_dir
+from ocseg.errors import OcsegError, require_dir, require_output_dir
 from ocseg.parallel import run_parallel
-from ocseg.segfix.offsets.store import OffsetRef, OffsetStore, load_offsets, match_key
+from ocseg.segfix.offsets.store import OffsetRef, OffsetStore, load_offsets, match_key, offsets_size_of
 from ocseg.segfix.refinement.gather import INSTANCE_SCALE, SEMANTIC_SCALE, refine_labels, refine_masks
 
 __all__ = ["MODES", "Evaluation", "refine_folder"]
@@ -59,6 +63,7 @@ class _Job:
     scale: int
     gt: Path | None = None
     evaluation: Evaluation | None = None
+    keep: bool = False  # the output exists from an earlier run: only scored
 
 
 @dataclass
@@ -78,10 +83,30 @@ def _score(label: np.ndarray, gt: np.ndarray, ev: Evaluation, source: str) -> tu
     return cm, boundary_f_score(pred, gt, ev.num_classes, ev.ignore_index, **tolerance)
 
 
+def _check(job: _Job) -> None:
+    """Raise :class:`OcsegError` now for what would stop the job half-way: offsets that cannot be
+    read, or of another size than the semantic input."""
+    if job.offsets is None:
+        return
+    size = offsets_size_of(job.offsets)
+    if job.source.suffix.lower() == ".png":
+        from ocseg.data.preflight import image_size
+
+        width, height = image_size(job.source, "label", verify=False)  # a header: ~0.1 ms
+        if (height, width) != size:
+            raise OcsegError(f"label '{job.source}' is {width}×{height} but its offset map "
+                             f"'{job.offsets}' is {size[1]}×{size[0]}; offsets "
+                             "must be predicted at the label's size (predict offsets for the same "
+                             "images)")
+
+
 def _semantic(job: _Job) -> _Result:
     label, palette = read_label_png(job.source)
     result = _Result(pixels=label.shape[0] * label.shape[1])
-    if job.offsets is None:
+    if job.keep:
+        refined, _ = read_label_png(job.target)
+        result.pixels = 0
+    elif job.offsets is None:
         _copy(job.source, job.target)
         refined = label
     else:
@@ -134,7 +159,8 @@ def _instance(job: _Job) -> _Result:
 
 def _inputs(input_dir: Path, mode: str, glob: str | None) -> list[Path]:
     pattern = glob or ("**/*.png" if mode == "semantic" else "**/*_pred.txt")
-    files = sorted(p for p in input_dir.glob(pattern) if p.is_file())
+    # hidden files left out: a killed run's temporary files (ocseg.atomic) are not inputs
+    files = sorted(p for p in input_dir.glob(pattern) if p.is_file() and not p.name.startswith("."))
     if not files:
         what = "label PNGs" if mode == "semantic" else "instance submissions (*_pred.txt)"
         raise OcsegError(f"no {what} match '{pattern}' under '{input_dir}'; check input= and glob=")
@@ -157,10 +183,11 @@ def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | 
                   mode: str = "semantic", scale: int | None = None, missing: str = "error",
                   glob: str | None = None, ground_truth: Mapping[str, Path] | None = None,
                   evaluation: Evaluation | None = None, workers: int | None = None,
-                  progress: bool | None = None) -> dict:
+                  progress: bool | None = None, overwrite: bool = False) -> dict:
     """Refine every input under ``input_dir``; returns counts and, with ``ground_truth`` (key →
     label file, see :func:`~ocseg.segfix.offsets.store.match_key`) and ``evaluation``, summed
-    confusion matrices and per-class boundary F before and after."""
+    confusion matrices and per-class boundary F before and after. Semantic outputs that exist
+    are kept (and scored as they are) unless ``overwrite``."""
     if mode not in MODES:
         raise OcsegError(f"unknown mode={mode!r}; use one of {list(MODES)}")
     if evaluation is not None:
@@ -173,6 +200,7 @@ def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | 
     out_dir = Path(output_dir)
     if out_dir.resolve() == source_dir.resolve():
         raise OcsegError(f"output= '{out_dir}' is the input folder; choose another folder")
+    require_output_dir(out_dir, "output=")
     store = OffsetStore(offsets, mode=mode)
     scale = int(scale) if scale is not None else (SEMANTIC_SCALE if mode == "semantic" else INSTANCE_SCALE)
     files = _inputs(source_dir, mode, glob)
@@ -188,11 +216,20 @@ def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | 
     jobs = [_Job(path, out_dir / path.relative_to(source_dir), refs[path], scale,
                  gt.get(match_key(path.stem)), evaluation if mode == "semantic" else None)
             for path in files]
+    if mode == "semantic" and not overwrite:
+        jobs = [replace(j, keep=j.target.is_file()) for j in jobs]
+        if evaluation is None:
+            jobs = [j for j in jobs if not j.keep]  # nothing to score: kept files are not read
+    kept = sum(j.keep for j in jobs) + len(files) - len(jobs)
+    todo = [j for j in jobs if not j.keep]
+    # every offset file readable and of its input's size before the first output is written
+    run_parallel(_check, todo, workers, desc="checking offsets", progress=False)
     work = _semantic if mode == "semantic" else _instance
     results = run_parallel(work, jobs, workers, desc=f"SegFix {mode} refinement", progress=progress)
     pixels = sum(r.pixels for r in results)
     summary = {
-        "files": len(files), "refined": len(files) - len(absent), "copied": len(absent),
+        "files": len(files), "kept": kept,
+        "refined": sum(j.offsets is not None for j in todo), "copied": sum(j.offsets is None for j in todo),
         "moved_fraction": (sum(r.moved for r in results) / pixels) if pixels else 0.0,
         "output": str(out_dir), "scale": scale,
     }

@@ -30,7 +30,10 @@ import torch
 from ocseg.errors import OcsegError
 from ocseg.segfix.encoding.directions import NUM_DIRECTIONS, angle_to_bin
 from ocseg.segfix.encoding.distance_direction import (
-    MIN_CLASS_PIXELS, DTOffsets, instance_ground_truth, semantic_ground_truth,
+    MIN_CLASS_PIXELS,
+    DTOffsets,
+    instance_ground_truth,
+    semantic_ground_truth,
 )
 
 __all__ = ["SegFixTargets", "SegFixInstanceTargets", "boundary_target", "direction_target",
