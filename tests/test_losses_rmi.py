@@ -137,6 +137,44 @@ def test_half_logdet_matches_cholesky_and_survives_non_pd_matrices(caplog):
     assert "not positive-definite" in caplog.text
 
 
+@pytest.mark.parametrize("case", ["saturated perfect", "near-constant", "constant"])
+def test_near_singular_covariances_give_a_finite_loss_and_gradient(case):
+    """Repeated label stripes make Σ_YY rank-deficient; saturated predictions equal to the labels
+    leave Σ_YY − Σ_YP(Σ_PP + αI)⁻¹Σ_YPᵀ near zero; near-constant predictions make Σ_PP near zero."""
+    n, c, h, w = 2, 3, 24, 24
+    label = np.tile((np.arange(w) // 3) % c, (n, h, 1))
+    onehot = np.eye(c)[label].transpose(0, 3, 1, 2)
+    logits = {"saturated perfect": (onehot * 2 - 1) * 60.0,
+              "near-constant": 1e-7 * np.random.default_rng(0).normal(size=(n, c, h, w)),
+              "constant": np.zeros((n, c, h, w))}[case]
+    if case == "constant":
+        label = np.zeros_like(label)
+    outputs, terms = run(RMILoss(), logits, label)
+    total = sum(terms.values())
+    total.backward()
+    assert torch.isfinite(total) and torch.isfinite(outputs["out"].grad).all()
+    with np.errstate(over="ignore"):
+        _, rmi = rmi_reference(logits, label)
+    assert terms["rmi"].item() == pytest.approx(0.5 * rmi, rel=1e-5, abs=1e-6)
+
+
+def test_half_logdet_of_singular_matrices_has_a_finite_gradient(caplog):
+    """An all-zero covariance and a rank-one one pushed just below zero: the first Cholesky fails;
+    the jittered retry gives finite values and gradients (the failed factor's backward is NaN)."""
+    v = torch.arange(1.0, 10.0, dtype=torch.float64)[:, None]
+    matrices = torch.stack([torch.zeros(9, 9, dtype=torch.float64),
+                            v @ v.T * 1e6 - 1e-9 * torch.eye(9, dtype=torch.float64),
+                            torch.eye(9, dtype=torch.float64)]).requires_grad_(True)
+    with caplog.at_level(logging.WARNING, logger="ocseg.losses.rmi"):
+        got = half_logdet(matrices)
+    got.sum().backward()
+    assert torch.isfinite(got).all() and torch.isfinite(matrices.grad).all()
+    assert "2 of 3 covariance matrices are not positive-definite" in caplog.text
+    # the zero matrix gets the smallest jitter (1e-6 of a diagonal clamped to ≥ 1): 9·log(1e-3)
+    assert got[0].item() == pytest.approx(9 * np.log(1e-3 + 1e-8), rel=1e-9)
+    assert got[2].item() == pytest.approx(9 * np.log(1 + 1e-8), rel=1e-9)   # healthy: untouched
+
+
 def test_too_small_labels_raise_one_clear_error():
     logits, label = make_inputs(shape=(1, 2, 4, 4), ignore_rows=0)
     with pytest.raises(OcsegError, match="rmi_pool_size"):

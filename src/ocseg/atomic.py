@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -16,6 +16,20 @@ from typing import Any, Iterator
 import numpy as np
 
 __all__ = ["atomic_path", "write_json", "write_png", "write_text"]
+
+
+def _new_temp_file(folder: Path, prefix: str, suffix: str) -> Path:
+    """An empty new file ``<prefix><random><suffix>`` in ``folder``. Created with mode 0666 so
+    the umask applies as for any ``open()`` (``tempfile.mkstemp`` would make every output 0600)."""
+    for _ in range(100):
+        path = folder / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return path
+    raise FileExistsError(f"no free temporary file name in {folder}")
 
 
 @contextmanager
@@ -27,12 +41,8 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
-        dir=target.parent,
-    )
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _new_temp_file(target.parent, f".{target.name}.",
+                              suffix if suffix is not None else target.suffix)
     try:
         yield tmp_path
         os.replace(tmp_path, target)

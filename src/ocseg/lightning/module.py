@@ -19,6 +19,7 @@ from torchmetrics import Metric
 
 from ocseg.checkpoints.ocseg import CONFIG_KEY
 from ocseg.lightning.hyperparameters import log_hyperparameters
+from ocseg.lightning.numerics import NumericsGuard
 from ocseg.losses.base import SegLoss
 from ocseg.optim.param_groups import backbone_head_groups
 
@@ -41,6 +42,8 @@ class SegmentationModule(LightningModule):
             eval mode (running statistics neither used from the batch nor updated) and no
             gradient for its weight and bias (they are left out of the optimizer, so weight
             decay does not shrink them either).
+        skip_nonfinite: skip a batch whose loss is NaN/Inf instead of stopping with an error
+            (:class:`~ocseg.lightning.numerics.NumericsGuard`, added by ``configure_callbacks``).
         run_config: the resolved run configuration, stored in checkpoints so eval can rebuild the
             model, and given to every logger as hyperparameters when fitting starts.
     """
@@ -55,6 +58,7 @@ class SegmentationModule(LightningModule):
         lr: float,
         head_lr_mult: float = 1.0,
         freeze_bn: bool = False,
+        skip_nonfinite: bool = False,
         run_config: dict | None = None,
     ) -> None:
         super().__init__()
@@ -69,6 +73,8 @@ class SegmentationModule(LightningModule):
             for module in self._norm_layers():
                 for param in module.parameters(recurse=False):
                     param.requires_grad_(False)
+        self.skip_nonfinite = bool(skip_nonfinite)
+        self.loss_terms: dict[str, torch.Tensor] = {}  # of the last training batch, for messages
         self.run_config = run_config
         self.val_metric = metric()
         self.test_metric = metric()
@@ -113,6 +119,7 @@ class SegmentationModule(LightningModule):
         outputs = self.net(batch["image"])
         terms = self._loss_terms(outputs, batch)
         total = torch.stack(list(terms.values())).sum()
+        self.loss_terms = {name: value.detach() for name, value in terms.items()}
         size = batch["image"].shape[0]
         self.log("train/loss", total, prog_bar=True, batch_size=size)
         if len(terms) > 1:
@@ -164,6 +171,9 @@ class SegmentationModule(LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_scores(self.test_metric, "test")
+
+    def configure_callbacks(self) -> list:
+        return [NumericsGuard(skip_nonfinite=self.skip_nonfinite)]
 
     # -- optimisation ------------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:

@@ -31,23 +31,32 @@ def half_logdet(matrix: torch.Tensor) -> torch.Tensor:
     """``0.5·logdet`` of symmetric positive-definite float64 matrices ``[..., D, D]`` as the
     original: ``Σ log(diag(chol(matrix)) + 1e-8)``.
 
-    Matrices that rounding has pushed off positive-definiteness are retried with a growing
-    diagonal jitter (a warning is logged) instead of raising as ``torch.cholesky`` did.
+    The original adds ``_POS_ALPHA·I`` before its Cholesky and has no fallback: branch
+    pytorch-1.7, ``lib/loss/rmi_loss.py`` lines 27 (``_POS_ALPHA = 1e-3``), 448-449 (the
+    ``appro_var`` diagonal) and 133 (``torch.cholesky``, which raises on a matrix that is not
+    positive-definite). Here matrices that rounding has pushed off positive-definiteness (a
+    near-singular covariance: constant or saturated predictions, repeated label patterns) get the
+    smallest diagonal jitter of :data:`_FALLBACK_JITTERS` that makes them factorise (a warning
+    is logged), and the others are untouched. The factorisation that failed is not part of the
+    result's graph: its backward would spread NaN into the gradient.
     """
     chol, info = torch.linalg.cholesky_ex(matrix)
     failed = info != 0
-    if bool(failed.any()):
-        log.warning("RMI: %d of %d covariance matrices are not positive-definite; adding a larger "
-                    "diagonal jitter to them", int(failed.sum()), failed.numel())
-        eye = torch.eye(matrix.shape[-1], dtype=matrix.dtype, device=matrix.device)
-        scale = matrix.detach().diagonal(dim1=-2, dim2=-1).abs().mean(-1).clamp_min(1.0)
-        for jitter in _FALLBACK_JITTERS:
-            retry = matrix + (jitter * scale)[..., None, None] * eye
-            retry_chol, retry_info = torch.linalg.cholesky_ex(retry)
-            chol = torch.where(failed[..., None, None], retry_chol, chol)
-            failed = failed & (retry_info != 0)
-            if not bool(failed.any()):
-                break
+    if not bool(failed.any()):
+        return torch.log(chol.diagonal(dim1=-2, dim2=-1) + LOG_EPS).sum(-1)
+    log.warning("RMI: %d of %d covariance matrices are not positive-definite; adding a larger "
+                "diagonal jitter to them", int(failed.sum()), failed.numel())
+    eye = torch.eye(matrix.shape[-1], dtype=matrix.dtype, device=matrix.device)
+    plain = matrix.detach()
+    scale = plain.diagonal(dim1=-2, dim2=-1).abs().mean(-1).clamp_min(1.0)
+    jitter = torch.zeros_like(scale)
+    for step in _FALLBACK_JITTERS:  # the smallest jitter that works, matrix by matrix
+        _, retry_info = torch.linalg.cholesky_ex(plain + (step * scale)[..., None, None] * eye)
+        jitter = torch.where(failed, step * scale, jitter)
+        failed = failed & (retry_info != 0)
+        if not bool(failed.any()):
+            break
+    chol, _ = torch.linalg.cholesky_ex(matrix + jitter[..., None, None] * eye)
     return torch.log(chol.diagonal(dim1=-2, dim2=-1) + LOG_EPS).sum(-1)
 
 

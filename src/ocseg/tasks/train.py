@@ -1,25 +1,30 @@
 """``train.py``: fit a model, validate the final weights, log the table, write ``metrics.json``.
 
 ``ckpt_path=`` either resumes an ocseg (Lightning) checkpoint at its saved step, or — for an
-original openseg ``.pth`` — initialises the network from it (strictly) and trains from step 0.
+original openseg ``.pth`` — initialises the network from it (strictly) and trains from step 0;
+``ckpt_path=last`` resumes the newest valid checkpoint of this run or of an earlier run of the same
+command (:mod:`ocseg.lightning.resume`). A SIGTERM saves ``last.ckpt`` and exits with code 143.
 ``init_from=`` starts a new stage from a previous stage's checkpoint (either kind): every tensor
 that fits is copied, the rest (a classifier of another class count) keeps its initialisation.
 """
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import lightning.pytorch as pl
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
 from ocseg.atomic import write_json
-from ocseg.checkpoints import checkpoint_kind, load_checkpoint, read_checkpoint
+from ocseg.checkpoints import checkpoint_kind, load_checkpoint
 from ocseg.checkpoints.stage_init import init_from_checkpoint
 from ocseg.errors import OcsegError
+from ocseg.lightning.resume import Resume, resolve_ckpt_path
 from ocseg.log import status_logger
 from ocseg.metrics.scores import Scores, metrics_from_logged
 from ocseg.metrics.table import scores_text
@@ -86,21 +91,31 @@ def _scratch_warning(cfg: DictConfig) -> None:
         cfg.dataset.name, cfg.model.name)
 
 
-def _initialise(cfg: DictConfig, module) -> str | None:
+def _resume(cfg: DictConfig) -> Resume | None:
+    """The checkpoint ``cfg.ckpt_path`` names (``last``: found among this command's runs)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    return resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir,
+                             Path(cfg.paths.log_dir) / cfg.task_name / "runs", overrides,
+                             trust=cfg.get("trust_checkpoint", False))
+
+
+def _initialise(cfg: DictConfig, module, resume: Resume | None) -> str | None:
     """Apply ``ckpt_path`` / ``init_from`` to the module's network; returns the Lightning
     checkpoint to resume from (None: a fresh start at step 0)."""
     init_from = _init_from(cfg)
-    if cfg.get("ckpt_path"):
-        ckpt = read_checkpoint(cfg.ckpt_path, trust=cfg.get("trust_checkpoint", False))
-        if checkpoint_kind(ckpt) == "lightning":
+    if resume is not None:
+        if checkpoint_kind(resume.checkpoint) == "lightning":
             if init_from:
                 log.info("resuming %s: init_from=%s is not applied (the resumed weights replace it)",
-                         cfg.ckpt_path, init_from)
-            return str(cfg.ckpt_path)
+                         resume.path, init_from)
+            return str(resume.path)
         if init_from:
-            raise OcsegError(f"ckpt_path={cfg.ckpt_path} (an original .pth) and init_from={init_from} both "
+            raise OcsegError(f"ckpt_path={resume.path} (an original .pth) and init_from={init_from} both "
                              "initialise the network; give only one (init_from= loads non-strictly)")
-        load_checkpoint(module.net, cfg.ckpt_path, strict=cfg.get("ckpt_strict", True), obj=ckpt)
+        load_checkpoint(module.net, resume.path, strict=cfg.get("ckpt_strict", True),
+                        obj=resume.checkpoint)
     elif init_from:
         init_from_checkpoint(module.net, init_from, trust=cfg.get("trust_checkpoint", False))
     return None
@@ -135,10 +150,13 @@ def train(cfg: DictConfig) -> dict:
     _scratch_warning(cfg)
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
-    resume = _initialise(cfg, module)
+    resume = _initialise(cfg, module, _resume(cfg))
     trainer = build_trainer(cfg)
     datamodule.set_world_size(trainer.world_size)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+    except SIGTERMException:  # last.ckpt is saved (LastCheckpoint); exit as killed by SIGTERM
+        raise SystemExit(128 + signal.SIGTERM) from None
     scorer = build_trainer(cfg, final_validation=True)
     results = scorer.validate(module, datamodule=datamodule, verbose=False)
     metrics = {}

@@ -1,0 +1,92 @@
+"""Checkpoint files written atomically: a kill at any moment leaves either the previous complete
+file or the new complete file at a checkpoint's name, never a truncated one.
+
+Why Lightning's own writer is not enough (lightning 2.6.6, fsspec 2026.9): ``TorchCheckpointIO``
+calls ``lightning.fabric.utilities.cloud_io._atomic_save``, which serialises into memory and
+writes the bytes inside an fsspec transaction. For a local path fsspec's ``LocalFileOpener``
+then writes them to a temporary file made by ``tempfile.mkstemp()`` *without* ``dir=``, i.e. in
+the system temporary folder (``$TMPDIR``, usually ``/tmp``), and on commit calls
+``shutil.move(temp, path)``. When ``/tmp`` and the run folder are on different file systems (a
+node's local ``/tmp`` and a shared log folder, the usual cluster layout), ``os.rename`` fails with
+``EXDEV`` and ``shutil.move`` falls back to ``copy2``, which opens the final name for writing and
+copies into it: a kill during that copy leaves a truncated ``last.ckpt`` that the next resume
+would trust. Nothing is fsynced either, and a kill before the commit leaves the whole checkpoint
+behind in ``/tmp``.
+
+:class:`AtomicCheckpointIO` (set as a Trainer plugin in ``conf/trainer/default.yaml``) writes the
+temporary file in the checkpoint's own folder (``.<name>.<random>.tmp``, which never matches
+``*.ckpt``), fsyncs it, renames it over the final name with ``os.replace`` (atomic on one file
+system) and fsyncs the folder so the rename itself survives a crash. Leftover temporary files of
+a killed save are removed before the same name is written again (:func:`remove_leftovers` for a
+whole folder); the resume search ignores them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from ocseg.atomic import atomic_path
+
+__all__ = ["AtomicCheckpointIO", "TEMP_SUFFIX", "remove_leftovers"]
+
+log = logging.getLogger(__name__)
+
+#: suffix of the temporary file of a save in progress (``.last.ckpt.k3j9x1.tmp``)
+TEMP_SUFFIX = ".tmp"
+
+
+def _leftovers(folder: Path, name: str = "*") -> list[Path]:
+    return sorted(folder.glob(f".{name}.*{TEMP_SUFFIX}"))
+
+
+def remove_leftovers(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that killed saves left in ``folder``; returns them. Only for a
+    folder no running process is saving into (a run's own checkpoint folder before it trains)."""
+    removed = []
+    for path in _leftovers(Path(folder)):
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    if removed:
+        log.info("removed %d temporary file(s) of interrupted checkpoint saves in %s",
+                 len(removed), folder)
+    return removed
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # a platform or file system without directory handles
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``torch.save`` to a temporary file beside the target, fsync, ``os.replace``, fsync the
+    folder. Remote paths (``s3://`` …) keep Lightning's writer: object stores publish an object
+    only once it is complete."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        if storage_options is not None or not _is_local_file_protocol(path):
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        target = Path(str(path).removeprefix("file://"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in _leftovers(target.parent, target.name):
+            stale.unlink(missing_ok=True)
+        with atomic_path(target, suffix=TEMP_SUFFIX) as tmp:
+            with open(tmp, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+        _fsync_dir(target.parent)
