@@ -44,6 +44,26 @@ def test_help_shows_the_groups_and_examples(script, tool, tmp_path):
     assert not list(tmp_path.iterdir())  # --help writes no run folder
 
 
+def test_help_is_hydras_help_text(monkeypatch, capsys):
+    """ocseg's fast --help (ocseg.tool_help) prints exactly what Hydra's own --help prints."""
+    import hydra
+    from hydra.core.global_hydra import GlobalHydra
+
+    from ocseg.config import config_dir
+    from ocseg.tool_help import help_text
+
+    for name in ("train", "eval", "predict_offsets", "refine", "prepare", "segfix_ground_truth"):
+        monkeypatch.setattr(sys, "argv", ["tool", "--help"])
+        GlobalHydra.instance().clear()
+        with pytest.raises(SystemExit) as done:  # Hydra exits 0 after printing its help
+            hydra.main(config_path=str(config_dir()), config_name=name, version_base="1.3")(lambda cfg: None)()
+        assert done.value.code in (0, None)
+        hydras = capsys.readouterr().out
+        assert "Config groups" in hydras and "dataset: " in hydras and "Examples:" in hydras
+        assert help_text(name) + "\n" == hydras, name
+    GlobalHydra.instance().clear()
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """The wheel of this checkout installed into a folder of its own (no editable links)."""

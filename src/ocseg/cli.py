@@ -162,11 +162,18 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
     """Run the tool whose config is ``conf/<config_name>.yaml`` and whose work is ``task``
     (``"package.module:function"``) on the command line in ``sys.argv``, first completed by
     ``complete`` (``"package.module:function"``, ``args -> args``) when given."""
+    if "--help" in sys.argv[1:] or "-h" in sys.argv[1:]:
+        # Hydra's own --help takes seconds to list the groups; the same text, without Hydra
+        from ocseg.tool_help import help_text
+
+        print(help_text(config_name))
+        return None
+
     import hydra
 
     from ocseg.config import config_dir
 
-    # --help must answer without importing torch (the completion reads checkpoints)
+    # --hydra-help must answer without importing torch (the completion reads checkpoints)
     if complete is not None and not _HELP.intersection(sys.argv[1:]):
         sys.argv[1:] = _function(complete)(sys.argv[1:])
 
