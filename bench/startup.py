@@ -1,4 +1,4 @@
-"""Tool start-up: wall time of each entry point's ``--help`` as a fresh process, against
+"""Tool start-up: wall time of each tool's ``--help`` as a fresh process, against
 ``python -c "import torch"`` (the floor every tool pays).
 
     python bench/startup.py [--repeats 5] [--quick] [--json out.json]
@@ -25,6 +25,8 @@ COMMANDS = {
     "eval.py --help": ["eval.py", "--help"],
     "refine.py --help": ["refine.py", "--help"],
     "predict_offsets.py --help": ["predict_offsets.py", "--help"],
+    "ocseg.data.prepare --help": ["-m", "ocseg.data.prepare", "--help"],
+    "ocseg.segfix.ground_truth --help": ["-m", "ocseg.segfix.ground_truth", "--help"],
 }
 
 
@@ -46,9 +48,9 @@ def main() -> None:
     med = medians(times)
     rows = [{"command": name, "seconds": med[name], "vs_import_torch": ratio(med[name], med["import torch"])}
             for name in COMMANDS]
-    print(f"{'command':28s} {'median s':>9s} {'× import torch':>15s}  (median of {repeats}, round-robin)")
+    print(f"{'command':34s} {'median s':>9s} {'× import torch':>15s}  (median of {repeats}, round-robin)")
     for row in rows:
-        print(f"{row['command']:28s} {row['seconds']:9.2f} {row['vs_import_torch']:15.2f}")
+        print(f"{row['command']:34s} {row['seconds']:9.2f} {row['vs_import_torch']:15.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps({"repeats": repeats, "startup": rows}, indent=1))
 
