@@ -47,14 +47,15 @@ $(STAMP): pyproject.toml
 train: install
 	$(BIN)/python train.py $(ARGS)
 
+# one pytest worker per core; a test file stays on one worker (its module fixtures are built once)
 test: install
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 bench-quick: install
 	$(BIN)/python bench/run.py --quick $(ARGS)

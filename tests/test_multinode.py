@@ -57,6 +57,11 @@ def test_lightning_under_slurm_divides_the_total_batch_over_devices_and_nodes(tm
     assert (cfg.trainer.devices, cfg.trainer.num_nodes, cfg.data.global_batch_size) == (4, 2, 16)
     for key, value in SLURM_TASK.items():
         monkeypatch.setenv(key, value)
+    # the Trainer records this process as rank 5 in Lightning's process-wide rank_zero_only.rank,
+    # which would silence every later test's rank-zero logging (CSV logs, status lines)
+    from lightning_utilities.core.rank_zero import rank_zero_only
+
+    monkeypatch.setattr(rank_zero_only, "rank", getattr(rank_zero_only, "rank", 0))
     trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
     assert type(trainer.strategy.cluster_environment).__name__ == "SLURMEnvironment"
     assert (trainer.world_size, trainer.global_rank, trainer.node_rank, trainer.local_rank) == (8, 5, 1, 1)
