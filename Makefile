@@ -30,7 +30,7 @@ help:
 	@echo "make lint      ruff (pycodestyle, pyflakes, import order, bugbear; settings in pyproject.toml)"
 	@echo "make bench-quick  every benchmark at small sizes (minutes, CPU): bench/results/<device>.json"
 	@echo "make bench     every benchmark at full sizes (an hour or more on 2 cores); ARGS='--original-repo DIR --mmseg DIR'"
-	@echo "make segfix-demo  the SegFix chain on the embedded dataset (~22 min on 2 cores)"
+	@echo "make segfix-demo  the SegFix chain on the embedded dataset (~25 min on 2 cores)"
 	@echo "make reproduce-cityscapes      the leaderboard pipeline (DATA=, GPUS=, DRY_RUN=1, ...)"
 	@echo "make reproduce-cityscapes-val  the 80k HRNet-W48+OCR val row, w/ and w/o SegFix"
 
