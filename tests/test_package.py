@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TINY, compose
+from conftest import REPO, TINY
 
 TOOLS = ["ocseg-train", "ocseg-eval", "ocseg-predict-offsets", "ocseg-refine", "ocseg-prepare",
          "ocseg-segfix-gt"]
@@ -100,18 +100,9 @@ def test_wheel_works_outside_the_checkout(installed, tmp_path):
 def test_wheel_loads_a_checkpoint_and_predicts_what_eval_writes(installed, tmp_path, synthetic_root):
     """ocseg-eval needs no model= for an ocseg checkpoint, and ocseg.load(...).predict(path)
     gives its label PNGs, both from the installed wheel."""
-    import torch
-    from hydra.utils import instantiate
+    from test_eval import make_checkpoint
 
-    from ocseg.checkpoints import save_network
-
-    cfg = compose("train", [*TINY, "model=tiny_fcn"])
-    torch.manual_seed(0)
-    net = instantiate(cfg.net)
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_var.fill_(0.05)
-    ckpt = save_network(net, cfg, tmp_path / "tiny.ckpt")
+    ckpt = make_checkpoint(tmp_path / "tiny.ckpt")
     out = tmp_path / "eval"
     generator = [o for o in TINY if o.startswith("dataset.generator.")]
     proc = _run([sys.executable, str(installed / "bin" / "ocseg-eval"), f"ckpt_path={ckpt}",

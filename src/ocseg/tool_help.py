@@ -23,7 +23,7 @@ __all__ = ["config_groups", "help_text"]
 def config_groups(root: Path) -> str:
     """``group: option, option`` lines for every config group under ``root`` (Hydra's format)."""
     lines = []
-    for folder in sorted(p for p in root.rglob("*") if p.is_dir()):
+    for folder in (p for p in root.rglob("*") if p.is_dir()):
         group = folder.relative_to(root).as_posix()
         if group == "hydra" or group.startswith("hydra/"):
             continue
