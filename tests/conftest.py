@@ -104,6 +104,18 @@ def tiny_cfg(tmp_path, synthetic_root):
     return make
 
 
+@pytest.fixture(autouse=True)
+def _root_logging_put_back():
+    """Every test leaves the root logger as it found it: a Hydra app run in the test process
+    (``hydra.main`` in a test, the in-process executor) adds handlers bound to the test's captured
+    stdout/stderr, which pytest closes after the test; a later test's log records would then
+    fail with "I/O operation on closed file" (seen under pytest-xdist, order-dependent)."""
+    from ocseg.log import restored_root_logging
+
+    with restored_root_logging():
+        yield
+
+
 @pytest.fixture
 def single_thread():
     """Run on one intra-op thread: tiny tensors gain nothing from more, and OpenMP spin-waiting

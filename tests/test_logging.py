@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ocseg.log import ConsoleFormatter, status_logger
+from ocseg.log import ConsoleFormatter, restored_root_logging, status_logger
 from ocseg.segfix.offsets.files import write_offsets
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,3 +66,31 @@ def test_console_format_is_plain_with_warnings_marked():
     assert line(logging.INFO, "eval: 4 images") == "eval: 4 images"
     assert line(logging.WARNING, "no experiment= given") == "warning: no experiment= given"
     assert line(logging.ERROR, "boom") == "error: boom"
+
+
+def test_a_hydra_app_run_in_process_leaves_no_handler_on_a_closed_stream(monkeypatch):
+    """Hydra's --help configures logging with a handler on the sys.stderr of that moment; once
+    that stream is closed (pytest's capture after a test), a later log record must not hit it."""
+    import io
+
+    import hydra
+    from hydra.core.global_hydra import GlobalHydra
+
+    from ocseg.config import config_dir
+
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "argv", ["train.py", "--help"])
+    GlobalHydra.instance().clear()
+    with restored_root_logging():
+        try:
+            hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")(lambda c: None)()
+        except SystemExit:
+            pass
+        added = [h for h in root.handlers if h not in before]
+    GlobalHydra.instance().clear()
+    assert added, "Hydra's --help no longer configures logging: this test guards nothing"
+    assert root.handlers == before and root.level == level

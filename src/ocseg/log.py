@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 __all__ = ["ConsoleFormatter", "RankZeroFilter", "lightning_to_run_log", "process_rank",
-           "status_logger"]
+           "restored_root_logging", "status_logger"]
 
 
 def process_rank() -> int:
@@ -65,3 +67,27 @@ class ConsoleFormatter(logging.Formatter):
         if record.levelno >= logging.WARNING:
             return f"{record.levelname.lower()}: {message}"
         return message
+
+
+@contextmanager
+def restored_root_logging() -> Iterator[None]:
+    """Put the root logger's handlers and level back as they were on exit.
+
+    A Hydra app run inside this process (the in-process executor, tests) configures logging with
+    handlers bound to the ``sys.stdout``/``sys.stderr`` of that moment; left in place they outlive
+    a redirected stream and every later record fails with "I/O operation on closed file". The
+    handlers added inside are removed and closed.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(level)

@@ -12,7 +12,6 @@ running anything (``DRY_RUN=1``).
 
 from __future__ import annotations
 
-import logging
 import shlex
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Callable, Sequence
 
 from ocseg.atomic import write_json
 from ocseg.errors import OcsegError
+from ocseg.log import restored_root_logging
 
 __all__ = ["Stage", "Step", "plan", "run_pipeline", "subprocess_executor", "in_process_executor",
            "run_in_process", "DONE", "TOOLS"]
@@ -136,26 +136,17 @@ def run_in_process(tool: str, args: Sequence[str]) -> int:
 
     entry = {"train": cli.train, "eval": cli.evaluate, "predict_offsets": cli.predict_offsets,
              "refine": cli.refine, "submission": submission.main}[tool]
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
     argv = sys.argv
     sys.argv = [TOOLS[tool][-1], *args]
     try:
-        entry()
+        with restored_root_logging():
+            entry()
         return 0
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
         sys.argv = argv
         GlobalHydra.instance().clear()
-        for handler in root.handlers[:]:
-            if handler not in handlers:
-                root.removeHandler(handler)
-                handler.close()
-        for handler in handlers:
-            if handler not in root.handlers:
-                root.addHandler(handler)
-        root.setLevel(level)
 
 
 def in_process_executor() -> Executor:
