@@ -139,7 +139,7 @@ def test_command_line_is_completed_from_an_ocseg_checkpoint(tiny, tmp_path):
     assert checkpoint_overrides(base) == base + ["model=tiny_fcn", "dataset=synthetic_city"]
     given = base + ["model=r101_ocr"]
     assert checkpoint_overrides(given) == given + ["dataset=synthetic_city"]
-    for unchanged in (base + ["experiment=segfix_synthetic"], base + ["--help"],
+    for unchanged in (base + ["experiment=segfix_synthetic"],
                       [f"ckpt_path={path},{path}"], [f"ckpt_path={tmp_path / 'missing.ckpt'}"]):
         assert checkpoint_overrides(unchanged) == unchanged
     pth = tmp_path / "original.pth"

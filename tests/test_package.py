@@ -24,8 +24,8 @@ def _run(args: list[str], cwd: Path, pythonpath: Path) -> subprocess.CompletedPr
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
-# runs a shim as `python <shim> --help` would, then says which heavy libraries were imported
-_HEAVY_AFTER = ("import runpy, sys\nsys.argv = [{script!r}, '--help']\ntry:\n"
+# runs a shim as `python <shim> <args>` would, then says which heavy libraries were imported
+_HEAVY_AFTER = ("import runpy, sys\nsys.argv = [{script!r}, *{args!r}]\ntry:\n"
                 "    runpy.run_path({script!r}, run_name='__main__')\nfinally:\n"
                 "    print('heavy:', sorted(m for m in ('torch', 'lightning') if m in sys.modules), "
                 "file=sys.stderr)\n")
@@ -33,7 +33,7 @@ _HEAVY_AFTER = ("import runpy, sys\nsys.argv = [{script!r}, '--help']\ntry:\n"
 
 @pytest.mark.parametrize("script,tool", sorted(SHIMS.items()))
 def test_help_shows_the_groups_and_examples(script, tool, tmp_path):
-    code = _HEAVY_AFTER.format(script=str(REPO / script))
+    code = _HEAVY_AFTER.format(script=str(REPO / script), args=["--help"])
     proc = _run([sys.executable, "-c", code], tmp_path, REPO / "src")
     assert proc.returncode == 0, proc.stderr
     assert "heavy: []" in proc.stderr  # --help answers without importing torch or Lightning
@@ -42,6 +42,19 @@ def test_help_shows_the_groups_and_examples(script, tool, tmp_path):
     examples = proc.stdout.split("Examples:")[1].splitlines()
     assert sum(line.strip().startswith(tool) for line in examples) == 3
     assert not list(tmp_path.iterdir())  # --help writes no run folder
+
+
+@pytest.mark.parametrize("script", ["eval.py", "train.py"])
+def test_hydra_help_ignores_the_tools_keys_and_reads_no_checkpoint(script, tmp_path):
+    """Hydra's --hydra-help composes only Hydra's own config (a tool's key would stop it with a
+    traceback); eval completes model=/dataset= from ckpt_path= (torch.load) but not for it."""
+    (tmp_path / "run.ckpt").write_bytes(b"not read")
+    args = ["--hydra-help", f"ckpt_path={tmp_path / 'run.ckpt'}", "+extra=1", "hydra.job.chdir=false"]
+    proc = _run([sys.executable, "-c", _HEAVY_AFTER.format(script=str(REPO / script), args=args)],
+                tmp_path, REPO / "src")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Hydra (") and "Traceback" not in proc.stderr
+    assert "heavy: []" in proc.stderr
 
 
 def test_help_is_hydras_help_text(monkeypatch, capsys):

@@ -33,7 +33,6 @@ __all__ = ["run_task", "user_message", "composition_message", "hydra_app", "trai
 EXIT_USER_ERROR = 2
 # model=/dataset= of an ocseg checkpoint added to the command line (eval, predict_offsets)
 _FROM_CHECKPOINT = "ocseg.checkpoints.identity:checkpoint_overrides"
-_HELP = frozenset({"--help", "-h", "--hydra-help"})
 
 
 def _chain(exc: BaseException | None):
@@ -158,6 +157,14 @@ def _function(path: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
+def _is_job_override(arg: str) -> bool:
+    """``key=value`` (also ``+key=``, ``~key``) for the tool's config, not ``hydra.*``."""
+    if arg.startswith("-") or not ("=" in arg or arg.startswith("~")):
+        return False
+    key = arg.lstrip("+~").split("=", 1)[0]
+    return key != "hydra" and not key.startswith("hydra.")
+
+
 def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
     """Run the tool whose config is ``conf/<config_name>.yaml`` and whose work is ``task``
     (``"package.module:function"``) on the command line in ``sys.argv``, first completed by
@@ -173,8 +180,11 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
 
     from ocseg.config import config_dir
 
-    # --hydra-help must answer without importing torch (the completion reads checkpoints)
-    if complete is not None and not _HELP.intersection(sys.argv[1:]):
+    if "--hydra-help" in sys.argv[1:]:
+        # Hydra's own help composes only Hydra's config: a tool's key (ckpt_path=…) would stop it
+        # with a traceback; nor is the checkpoint read (it answers without importing torch)
+        sys.argv[1:] = [a for a in sys.argv[1:] if not _is_job_override(a)]
+    elif complete is not None:
         sys.argv[1:] = _function(complete)(sys.argv[1:])
 
     def app(cfg: DictConfig) -> Any:

@@ -59,7 +59,6 @@ def checkpoint_choices(obj: dict[str, Any]) -> dict[str, str]:
 
 
 _OVERRIDE = re.compile(r"^[+~]{0,2}([\w.]+)=(.*)$")
-_HELP = ("--help", "-h", "--hydra-help")
 
 
 def checkpoint_overrides(args: Sequence[str]) -> list[str]:
@@ -67,11 +66,12 @@ def checkpoint_overrides(args: Sequence[str]) -> list[str]:
     ``ckpt_path=``, for each of the two it does not give: eval and predict_offsets then need
     neither, their run config (and ``.hydra/overrides.yaml``) says what was used, and
     ``dataset.root=`` applies to the checkpoint's dataset. Nothing is added when the command line
-    gives ``experiment=`` (which chooses both) or ``--help``, or when the file is not a readable
-    ocseg checkpoint (the task reports that); given ones are checked against the file by the task."""
+    gives ``experiment=`` (which chooses both), or when the file is not a readable ocseg checkpoint
+    (the task reports that); given ones are checked against the file by the task. The tools do not
+    call it for ``--help``/``--hydra-help`` (:func:`ocseg.cli.hydra_app`)."""
     values = {m.group(1): m.group(2).strip("'\"") for m in map(_OVERRIDE.match, args) if m}
     path = values.get("ckpt_path", "")
-    if any(a in _HELP for a in args) or "experiment" in values or not path or "," in path:
+    if "experiment" in values or not path or "," in path:
         return list(args)
     missing = [group for group in ("model", "dataset") if group not in values]
     if not missing:
