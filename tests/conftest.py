@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ocseg.reproduce.tiny import SHRINK
+
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -32,19 +34,7 @@ TINY = [
 # One shrink for every model-zoo experiment (tests/test_experiments.py): the recipe keeps its
 # dataset class, loss, model class (backbone family + head) and every optimiser setting; only
 # sizes shrink. The ImageNet file and the previous stage's checkpoint are not available in tests.
-RECIPE_TINY = [
-    "backbone.pretrained=null",
-    "init_from=null",
-    "dataset.crop_size=[32,32]",
-    "data.batch_size=2",
-    "data.num_workers=0",
-    "schedule.max_steps=2",
-    "schedule.val_every=2",
-    "+trainer.limit_val_batches=1",
-    "trainer.enable_progress_bar=false",
-    "~callbacks.progress_bar",
-    "logger=none",
-]
+RECIPE_TINY = ["backbone.pretrained=null", "init_from=null", *SHRINK, "logger=none"]
 # the smallest variant of the recipe's own backbone class (HRNet-W48/2x-W20 → the 4-branch
 # hrnet_tiny, deep-stem dilated ResNet-101 → the same ResNet at depth 18)
 BACKBONE_TINY = {

@@ -257,6 +257,9 @@ CASES: dict[str, Case] = {
     "missing download folder (prepare)": Case(
         "prepare", lambda c: ["dataset=cityscapes", f"raw_dir={c.tmp / 'downloads'}", f"out_dir={c.out}",
                               f"hydra.run.dir={c.tmp / 'run'}"], ("downloads", "raw_dir=")),
+    "output path not writable (prepare)": Case(
+        "prepare", lambda c: ["dataset=cityscapes", f"raw_dir={_empty(c, 'downloads')}", "out_dir=/sys/ocseg_out",
+                              f"hydra.run.dir={c.tmp / 'run'}"], ("/sys/ocseg_out", "out_dir=")),
     "data.global_batch_size not divisible by the device count": Case(
         "train", lambda c: c.train("trainer=ddp_cpu", "trainer.devices=2", "data.batch_size=null",
                                    "data.global_batch_size=3"),

@@ -25,7 +25,7 @@ import numpy as np
 from ocseg.atomic import write_text
 from ocseg.errors import OcsegError
 
-__all__ = ["SCENES", "build_tiny_data", "tiny_overrides", "MAPILLARY_OF_CITYSCAPES"]
+__all__ = ["SCENES", "SHRINK", "build_tiny_data", "tiny_overrides", "MAPILLARY_OF_CITYSCAPES"]
 
 SCENES = dict(num_train=4, num_val=2, height=64, width=128, seed=0)
 _MARKER = "ocseg_tiny_reproduction.json"
@@ -111,9 +111,9 @@ def build_tiny_data(data_dir: str | Path) -> Path:
 
 # the same shrink for every training stage (as tests/conftest.py RECIPE_TINY): the recipe's
 # dataset, loss, model class and optimiser settings stay; sizes and the ImageNet file do not
-_TRAIN = (
-    "backbone.pretrained=null",
-    "backbone.variant=hrnet_tiny",
+# the sizes of every tiny training stage; the tests shrink each model-zoo recipe alike
+# (tests/conftest.py RECIPE_TINY)
+SHRINK = (
     "dataset.crop_size=[32,32]",
     "data.batch_size=2",
     "data.num_workers=0",
@@ -123,6 +123,7 @@ _TRAIN = (
     "trainer.enable_progress_bar=false",
     "~callbacks.progress_bar",
 )
+_TRAIN = ("backbone.pretrained=null", "backbone.variant=hrnet_tiny", *SHRINK)
 
 
 def tiny_overrides(tool: str, dataset: str = "cityscapes") -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ocseg.errors import OcsegError
+from ocseg.errors import OcsegError, require_output_dir
 
 __all__ = ["prepare"]
 
@@ -26,5 +26,7 @@ def prepare(cfg: DictConfig):
     if preparer is None:
         raise OcsegError(f"dataset '{cfg.dataset.name}' needs no preparation; point "
                          "dataset.root at its folder")
-    return instantiate(preparer)(raw_dir=Path(cfg.raw_dir).expanduser(),
-                                 out_dir=Path(cfg.out_dir).expanduser(), link=cfg.link)
+    raw_dir, out_dir = Path(cfg.raw_dir).expanduser(), Path(cfg.out_dir).expanduser()
+    if raw_dir.is_dir():  # (a missing one: the preparer names what it should hold)
+        require_output_dir(out_dir, "out_dir=")  # before converting thousands of files
+    return instantiate(preparer)(raw_dir=raw_dir, out_dir=out_dir, link=cfg.link)
