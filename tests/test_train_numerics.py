@@ -117,18 +117,25 @@ def test_skip_nonfinite_skips_the_batch_and_changes_nothing(tiny_cfg, tmp_path, 
     assert ckpt["global_step"] == 6 and json.loads((tmp_path / "run" / "metrics.json").read_text())
 
 
-def fake_trainer(world_size: int = 1, other_ranks_bad: bool = False, scaler=None):
+def fake_trainer(world_size: int = 1, other_ranks_bad: bool = False, scaler=None, rank: int = 0):
     strategy = SimpleNamespace(reduce=lambda t, reduce_op: t + float(other_ranks_bad))
     return SimpleNamespace(world_size=world_size, strategy=strategy, global_step=7, callbacks=[],
-                           ckpt_path=None, precision_plugin=SimpleNamespace(scaler=scaler))
+                           ckpt_path=None, precision_plugin=SimpleNamespace(scaler=scaler),
+                           global_rank=rank)
 
 
-def test_every_process_takes_the_decision_of_the_worst_one():
+def test_every_process_takes_the_decision_of_the_worst_one(caplog):
     module = SimpleNamespace(loss_terms={"seg": torch.tensor(0.5)})
     fine = torch.tensor(0.5)
     skip = NumericsGuard(skip_nonfinite=True)
-    skip.on_before_backward(fake_trainer(2, other_ranks_bad=True), module, fine)
-    assert skip._skipping  # this process' loss is finite, another one's is not
+    with caplog.at_level(logging.WARNING, logger="ocseg.lightning.numerics"):
+        skip.on_before_backward(fake_trainer(2, other_ranks_bad=True), module, fine)
+        assert skip._skipping and not caplog.records  # another process' loss; that one says it
+        bad = SimpleNamespace(loss_terms={"seg": torch.tensor(float("nan"))})
+        NumericsGuard(skip_nonfinite=True).on_before_backward(fake_trainer(2, rank=1), bad,
+                                                              torch.tensor(float("nan")))
+    assert [r.getMessage() for r in caplog.records] == [
+        "skipping step 7: non-finite loss in loss term seg (terms: seg=nan) (skip_nonfinite=true)"]
     with pytest.raises(OcsegError, match="at step 7 in another process"):
         NumericsGuard().on_before_backward(fake_trainer(2, other_ranks_bad=True), module, fine)
     NumericsGuard().on_before_backward(fake_trainer(2), module, fine)  # all finite: nothing
@@ -195,6 +202,10 @@ def test_fp16_overflow_streak_is_reported_once_per_streak(caplog):
             # a real GradScaler: overflowing steps are skipped, the others update the weights
             assert torch.equal(model.weight, weight) == overflow
             guard.on_train_batch_end(trainer, module, None, None, step)
+        quiet = NumericsGuard(overflow_streak=1)  # a streak on another process: rank zero says it
+        quiet.overflows.update(2 * float(scaler.get_scale()))
+        quiet.on_train_batch_end(fake_trainer(scaler=scaler, rank=1), module, None, None, 0)
+        assert quiet.overflows.length == 1
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 2, warnings
     assert "skipped the last 4 optimizer steps in a row" in warnings[0]

@@ -162,7 +162,8 @@ class NumericsGuard(Callback):
                 f"{what}): the weights or the learning rate have diverged and skipping cannot help. "
                 f"The last good checkpoint is {last_good_checkpoint(trainer)}: resume it with "
                 "ckpt_path=last and a lower schedule.lr")
-        log.warning("skipping step %d: non-finite loss %s (skip_nonfinite=true)", step, what)
+        if what != "in another process":  # said by the process(es) that saw it, once each
+            log.warning("skipping step %d: non-finite loss %s (skip_nonfinite=true)", step, what)
 
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                                  optimizer: torch.optim.Optimizer) -> None:
@@ -186,5 +187,6 @@ class NumericsGuard(Callback):
             pl_module.log("train/skipped_nonfinite", float(self.skipped), on_step=True,
                           on_epoch=False, batch_size=1)
         scaler = _scaler(trainer)
-        if scaler is not None and self.overflows.update(float(scaler.get_scale())):
+        if (scaler is not None and self.overflows.update(float(scaler.get_scale()))
+                and trainer.global_rank == 0):  # gradients are all-reduced: every process overflows
             log.warning(overflow_message(self.overflows.length, self.overflows.scale))
