@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -41,14 +42,30 @@ def status_logger(name: str) -> logging.Logger:
     return logger
 
 
+class _NoAdvertisement(logging.Filter):
+    """Drops Lightning's "💡 Tip: … try installing litlogger" line, said by every Trainer
+    (``logger_connector.py``, ``configure_logger``): not a message about the run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip:")
+
+
 def lightning_to_run_log() -> None:
-    """Let Lightning's messages reach the console once, through the configured handlers.
+    """Let Lightning's messages reach the console once, through the configured handlers, without
+    its advertisement or a deprecation warning about its own code.
 
     Importing ``lightning`` gives its logger a stderr handler of its own even when logging is
     configured (``lightning/__init__.py``), so under Hydra's job logging every Lightning line
     appeared twice on the console: once plain on stderr, once through the root handlers (console
     and run log). When the root logger has handlers, Lightning's own are removed.
     """
+    # torch 2.13 deprecates the LeafSpec that Lightning's _pytree.py still builds: a FutureWarning
+    # on every run that the user can do nothing about
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            category=FutureWarning)
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _NoAdvertisement) for f in rank_zero.filters):
+        rank_zero.addFilter(_NoAdvertisement())
     if not logging.getLogger().handlers or "lightning" not in sys.modules:
         return
     lightning = logging.getLogger("lightning")
