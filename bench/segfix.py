@@ -23,8 +23,9 @@ original blended.
 
 **Ground truth**, in this process (start-up excluded): the original ``dt_offset_generator.py``
 re-stated in ``bench/original/dt_offset_generator.py`` under ``Pool(cpu_count // 2)`` (its line
-131) and on one process, against ``generate_ground_truth`` on one worker and on its default
-(all cores); the arrays are compared (identical ``depth``; ``dir_deg`` equal except one
+131; torch's default threads for its conv2d, as the original leaves them) and on one process on
+one thread (per core), against ``generate_ground_truth`` on one worker (one thread) and on its
+default (one worker per core); the arrays are compared (identical ``depth``; ``dir_deg`` equal except one
 truncation step at exact 2° boundaries; identical direction bins).
 
 ``--json PATH`` writes every figure as a dict (for ``make bench`` / ``make bench-quick``);
@@ -284,17 +285,25 @@ def bench_blending(work: Path, data: dict, count: int) -> dict:
 
 
 # ---- ground truth -----------------------------------------------------------------------------
-def _timed_pool(jobs, processes: int) -> float:
-    """The original's pool over the jobs; its per-file prints go to /dev/null (they are made)."""
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        start = time.perf_counter()
-        if processes <= 1:
-            for job in jobs:
-                original_gt.process(job)
-        else:
-            with mp.get_context("fork").Pool(processes) as pool:
-                pool.map(original_gt.process, jobs)
-        return time.perf_counter() - start
+def _timed_pool(jobs, processes: int, threads: int | None = None) -> float:
+    """The original's pool over the jobs; its per-file prints go to /dev/null (they are made).
+    ``threads``: torch's intra-op threads for its conv2d (None: torch's default, all cores, which
+    the original leaves as it is); 1 for a per-core figure."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            start = time.perf_counter()
+            if processes <= 1:
+                for job in jobs:
+                    original_gt.process(job)
+            else:
+                with mp.get_context("fork").Pool(processes) as pool:
+                    pool.map(original_gt.process, jobs)
+            return time.perf_counter() - start
+    finally:
+        torch.set_num_threads(previous)
 
 
 def bench_ground_truth(work: Path, count: int, height: int, width: int, repeats: int) -> dict:
@@ -317,16 +326,17 @@ def bench_ground_truth(work: Path, count: int, height: int, width: int, repeats:
             return time.perf_counter() - start
         return run
 
-    runs = {f"original, Pool(cpu_count // 2) = {processes}": lambda: _timed_pool(jobs, processes)}
-    if processes > 1:
-        runs["original, 1 process"] = lambda: _timed_pool(jobs, 1)
+    # per core: one process on one thread each side (the original's conv2d otherwise runs on
+    # torch's default threads, all cores; ocseg's workers run one thread each)
+    runs = {f"original, Pool(cpu_count // 2) = {processes}": lambda: _timed_pool(jobs, processes),
+            "original, 1 process, 1 thread": lambda: _timed_pool(jobs, 1, threads=1)}
     runs["ocseg, workers=1"] = ours(1)
     if cores > 1:
         runs[f"ocseg, workers={cores} (default)"] = ours(cores)
     times = round_robin(repeats, runs)
     per_map = {name: round(1000 * statistics.median(t) / count, 1) for name, t in times.items()}
     original_default = per_map[f"original, Pool(cpu_count // 2) = {processes}"]
-    original_core = per_map.get("original, 1 process", original_default)
+    original_core = per_map["original, 1 process, 1 thread"]
     ours_default = per_map.get(f"ocseg, workers={cores} (default)", per_map["ocseg, workers=1"])
     return {"maps": count, "size": [height, width], "ms_per_map": per_map,
             "ratio_default": round(original_default / ours_default, 2),
