@@ -27,7 +27,7 @@ help:
 	@echo "make install   create .venv with pinned dependencies (no-op when up to date)"
 	@echo "make train     train the embedded default (ARGS='key=value ...' for overrides)"
 	@echo "make test      run the test suite"
-	@echo "make lint      ruff (pycodestyle, pyflakes, import order, bugbear; settings in pyproject.toml)"
+	@echo "make lint      ruff (style, imports, bugbear) and import-linter (the layers); settings in pyproject.toml"
 	@echo "make bench-quick  every benchmark at small sizes (minutes, CPU): bench/results/<device>.json"
 	@echo "make bench     every benchmark at full sizes (an hour or more on 2 cores); ARGS='--original-repo DIR --mmseg DIR'"
 	@echo "make segfix-demo  the SegFix chain on the embedded dataset (~25 min on 2 cores)"
@@ -53,6 +53,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test-fast: install
 	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not slow" $(PYTEST_ARGS)
