@@ -87,8 +87,6 @@ class HRNet(nn.Module):
             ``hr_rnet_bt_w20_imagenet_pretrained.pth`` …) or ``None``.
     """
 
-    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"))  # the stem; see ocseg.models.fuse
-
     def __init__(self, variant: str = "hrnet48", pretrained: str | None = None) -> None:
         super().__init__()
         if variant not in HRNET_VARIANTS:
