@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ocseg.compat import NUMPY_SCALAR
 from ocseg.errors import OcsegError
 
 __all__ = ["SAFE_GLOBALS", "read_checkpoint", "checkpoint_kind", "report_key_mismatch"]
 
 _LIGHTNING_MARKERS = ("pytorch-lightning_version", "loops", "global_step")
-_SCALAR = np._core.multiarray.scalar
+_SCALAR = NUMPY_SCALAR
 #: What ``weights_only`` loading may build besides tensors and plain values: numpy scalars (also
 #: under their numpy 1.x name ``numpy.core``) and numeric dtypes.
 SAFE_GLOBALS: list[Any] = [_SCALAR, (_SCALAR, "numpy.core.multiarray.scalar"), np.dtype] + [

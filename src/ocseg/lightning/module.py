@@ -21,11 +21,10 @@ from ocseg.checkpoints.ocseg import CONFIG_KEY
 from ocseg.lightning.hyperparameters import log_hyperparameters
 from ocseg.lightning.numerics import NumericsGuard
 from ocseg.losses.base import SegLoss
+from ocseg.models.layers.norm_act import BATCH_NORMS
 from ocseg.optim.param_groups import backbone_head_groups
 
 __all__ = ["SegmentationModule"]
-
-_NORM_TYPES = (nn.modules.batchnorm._BatchNorm,)
 
 
 class SegmentationModule(LightningModule):
@@ -96,7 +95,7 @@ class SegmentationModule(LightningModule):
     def _norm_layers(self) -> list[nn.Module]:
         # also the SyncBatchNorm layers Lightning swaps in under trainer.sync_batchnorm (they
         # keep the same Parameter objects, so the frozen flags carry over)
-        return [m for m in self.net.modules() if isinstance(m, _NORM_TYPES)]
+        return [m for m in self.net.modules() if isinstance(m, BATCH_NORMS)]
 
     def train(self, mode: bool = True) -> "SegmentationModule":
         super().train(mode)
