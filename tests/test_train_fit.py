@@ -18,7 +18,7 @@ def test_tiny_fit_decreases_loss_and_writes_checkpoint_and_metrics(tiny_cfg, tmp
     # loss decreased: compare the mean of the first and last logged train losses
     import csv
 
-    rows = list(csv.DictReader(open(run / "csv" / "metrics.csv")))
+    rows = list(csv.DictReader((run / "csv" / "metrics.csv").read_text().splitlines()))
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert len(losses) >= 20
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5

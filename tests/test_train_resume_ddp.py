@@ -12,7 +12,7 @@ from ocseg.tasks.train import train
 
 
 def _logged_steps(run_dir):
-    rows = list(csv.DictReader(open(run_dir / "csv" / "metrics.csv")))
+    rows = list(csv.DictReader((run_dir / "csv" / "metrics.csv").read_text().splitlines()))
     return [int(r["step"]) for r in rows if r.get("train/loss")]
 
 

@@ -11,11 +11,13 @@ A command line Hydra cannot compose (an unknown ``model=``, a misspelt key, bad 
 is reported the same way, with the choices or the fix (:func:`composition_message`).
 
 ``ocseg-eval`` and ``ocseg-predict-offsets`` complete their command line from an ocseg
-checkpoint before Hydra composes it (:func:`ocseg.checkpoints.identity.checkpoint_overrides`).
+checkpoint before Hydra composes it (:func:`ocseg.checkpoints.identity.complete_from_checkpoint`);
+the file read there is handed to the task, which then does not read it again.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 import sys
@@ -32,7 +34,7 @@ __all__ = ["run_task", "user_message", "composition_message", "hydra_app", "trai
 
 EXIT_USER_ERROR = 2
 # model=/dataset= of an ocseg checkpoint added to the command line (eval, predict_offsets)
-_FROM_CHECKPOINT = "ocseg.checkpoints.identity:checkpoint_overrides"
+_FROM_CHECKPOINT = "ocseg.checkpoints.identity:complete_from_checkpoint"
 
 
 def _chain(exc: BaseException | None):
@@ -168,7 +170,8 @@ def _is_job_override(arg: str) -> bool:
 def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
     """Run the tool whose config is ``conf/<config_name>.yaml`` and whose work is ``task``
     (``"package.module:function"``) on the command line in ``sys.argv``, first completed by
-    ``complete`` (``"package.module:function"``, ``args -> args``) when given."""
+    ``complete`` (``"package.module:function"``, ``args -> (args, task keyword arguments)``) when
+    given; the keyword arguments reach the task in a single run (a sweep's jobs read for themselves)."""
     if "--help" in sys.argv[1:] or "-h" in sys.argv[1:]:
         # Hydra's own --help takes seconds to list the groups; the same text, without Hydra
         from ocseg.app.tool_help import help_text
@@ -180,18 +183,21 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
 
     from ocseg.config import config_dir
 
+    extra: dict[str, Any] = {}
     if "--hydra-help" in sys.argv[1:]:
         # Hydra's own help composes only Hydra's config: a tool's key (ckpt_path=…) would stop it
         # with a traceback; nor is the checkpoint read (it answers without importing torch)
         sys.argv[1:] = [a for a in sys.argv[1:] if not _is_job_override(a)]
     elif complete is not None:
-        sys.argv[1:] = _function(complete)(sys.argv[1:])
+        sys.argv[1:], extra = _function(complete)(sys.argv[1:])
 
     def app(cfg: DictConfig) -> Any:
         from ocseg.app.console import lightning_to_run_log
 
         function = _function(task)  # imports the task's libraries (Lightning for most)
         lightning_to_run_log()
+        if extra and not _in_multirun():
+            function = functools.partial(function, **extra)
         return run_task(function, cfg)
 
     with _one_line_composition_errors():

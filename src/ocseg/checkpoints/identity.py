@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from ocseg.checkpoints.files import checkpoint_kind, read_checkpoint
 from ocseg.checkpoints.ocseg import CONFIG_KEY
@@ -19,8 +19,9 @@ from ocseg.config import options
 from ocseg.errors import OcsegError
 from ocseg.models.cards import CARDS
 
-__all__ = ["SEGFIX_TASKS", "segfix_models", "checkpoint_identity", "checkpoint_choices",
-           "checkpoint_overrides", "check_checkpoint_matches", "check_task", "check_segfix_checkpoint"]
+__all__ = ["SEGFIX_TASKS", "ReadCheckpoint", "segfix_models", "checkpoint_identity", "checkpoint_choices",
+           "checkpoint_overrides", "complete_from_checkpoint", "check_checkpoint_matches", "check_task",
+           "check_segfix_checkpoint"]
 
 SEGFIX_TASKS = ("segfix", "segfix_instance")
 _SEGFIX_HEAD = "SegFixHead"
@@ -61,27 +62,48 @@ def checkpoint_choices(obj: dict[str, Any]) -> dict[str, str]:
 _OVERRIDE = re.compile(r"^[+~]{0,2}([\w.]+)=(.*)$")
 
 
-def checkpoint_overrides(args: Sequence[str]) -> list[str]:
+class ReadCheckpoint(NamedTuple):
+    """A checkpoint file already read (safely, as :func:`~ocseg.checkpoints.read_checkpoint`
+    reads), handed on so the network loader does not read it again."""
+
+    path: str
+    content: dict[str, Any]
+
+    def content_for(self, path: Any) -> dict[str, Any] | None:
+        """The content when ``path`` names this file (the run's ``ckpt_path``), else None."""
+        return self.content if str(path) == self.path else None
+
+
+def complete_from_checkpoint(args: Sequence[str]) -> tuple[list[str], dict[str, ReadCheckpoint]]:
     """A tool's command line ``args`` plus ``model=`` / ``dataset=`` of the ocseg checkpoint in
     ``ckpt_path=``, for each of the two it does not give: eval and predict_offsets then need
     neither, their run config (and ``.hydra/overrides.yaml``) says what was used, and
     ``dataset.root=`` applies to the checkpoint's dataset. Nothing is added when the command line
     gives ``experiment=`` (which chooses both), or when the file is not a readable ocseg checkpoint
     (the task reports that); given ones are checked against the file by the task. The tools do not
-    call it for ``--help``/``--hydra-help`` (:func:`ocseg.app.cli.hydra_app`)."""
+    call it for ``--help``/``--hydra-help`` (:func:`ocseg.app.cli.hydra_app`).
+
+    Also returns the task's keyword arguments: ``{"checkpoint": ReadCheckpoint}`` when the file
+    was read here (the task then does not read it again), else ``{}``."""
     values = {m.group(1): m.group(2).strip("'\"") for m in map(_OVERRIDE.match, args) if m}
     path = values.get("ckpt_path", "")
     if "experiment" in values or not path or "," in path:
-        return list(args)
+        return list(args), {}
     missing = [group for group in ("model", "dataset") if group not in values]
     if not missing:
-        return list(args)
+        return list(args), {}
     try:
         obj = read_checkpoint(path, trust=values.get("trust_checkpoint", "").lower() == "true")
     except OcsegError:
-        return list(args)
+        return list(args), {}
     choices = checkpoint_choices(obj)
-    return list(args) + [f"{group}={choices[group]}" for group in missing if group in choices]
+    added = [f"{group}={choices[group]}" for group in missing if group in choices]
+    return list(args) + added, {"checkpoint": ReadCheckpoint(path, obj)}
+
+
+def checkpoint_overrides(args: Sequence[str]) -> list[str]:
+    """The command line of :func:`complete_from_checkpoint`, without what it read."""
+    return complete_from_checkpoint(args)[0]
 
 
 def check_checkpoint_matches(obj: dict[str, Any], path: str | Path, model: str, dataset: str,
