@@ -34,7 +34,8 @@ def test_tiny_fit_decreases_loss_and_writes_checkpoint_and_metrics(tiny_cfg, tmp
     # metrics.json in the run dir, percent, per-class keyed by name
     saved = json.loads((run / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics))
-    assert 0 < saved["mIoU"] <= 100
+    # pinned: deterministic tiny run (re-pin on a deliberate change)
+    assert saved["mIoU"] == pytest.approx(19.5131, abs=1e-3)
     assert set(saved["per_class_iou"]) == set(cfg.dataset.class_names)
     assert saved["per_class_iou"]["wall"] is None  # never in the synthetic data
-    assert 0 < saved["pixel_accuracy"] <= 100
+    assert saved["pixel_accuracy"] == pytest.approx(62.1521, abs=1e-3)
