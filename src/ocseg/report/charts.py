@@ -152,7 +152,7 @@ def line_chart(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], t
 def share_chart(parts: Sequence[tuple[str, int, str]], total_label: str) -> str:
     """One stacked horizontal bar of ``(label, count, colour)`` parts, in percent of their sum."""
     total = sum(c for _, c, _ in parts) or 1
-    with _figure(7.2, 1.7) as fig:
+    with _figure(5.6, 1.7) as fig:
         ax = fig.subplots()
         left = 0.0
         for label, count, colour in parts:
@@ -166,7 +166,7 @@ def share_chart(parts: Sequence[tuple[str, int, str]], total_label: str) -> str:
         ax.set_yticks([])
         ax.set_xlabel(f"% of {total_label}")
         ax.grid(False)
-        fig.legend(loc="outside lower center", ncols=len(parts), fontsize=7.5)
+        fig.legend(loc="outside lower center", ncols=2, fontsize=7.5)
         return to_uri(fig)
 
 

@@ -50,7 +50,7 @@ def top_confusions(confmat: np.ndarray, names: Sequence[str], k: int = TOP_CONFU
     share = row_normalised(cm)
     off = cm.copy()
     np.fill_diagonal(off, 0)
-    flat = np.argsort(off, axis=None, kind="stable")[::-1][:k]
+    flat = np.argsort(-off, axis=None, kind="stable")[:k]   # ties in row order
     out = []
     for gt, pred in zip(*np.unravel_index(flat, off.shape)):
         if off[gt, pred] > 0:

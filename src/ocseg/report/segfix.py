@@ -146,5 +146,5 @@ def write_refine_report(folder: str | Path, metrics: dict, images: Sequence[dict
                 ("images", str(after.num_images))]
     return write_page(folder, "refine.html", kind="SegFix refinement", title="SegFix refinement",
                       facts=list(facts), headline=headline, segfix=segfix,
-                      sections=[("segfix-scores", "scores"), ("segfix-changes", "changed pixels"),
+                      sections=[("segfix-scores", "scores and changed pixels"),
                                 ("segfix-examples", "examples")])
