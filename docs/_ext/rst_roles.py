@@ -27,3 +27,7 @@ class SphinxRolesToCode(griffe.Extension):
     def on_object(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if obj.docstring is not None:
             obj.docstring.value = _ROLE.sub(_code, obj.docstring.value)
+
+    def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
+        """The top-level package itself (``on_object`` does not see it)."""
+        self.on_object(obj=pkg)
