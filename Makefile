@@ -30,7 +30,7 @@ help:
 	@echo "make train     train the embedded default (ARGS='key=value ...' for overrides)"
 	@echo "make eval      evaluate a checkpoint: ARGS='ckpt_path=<file> ...'"
 	@echo "make test      run the test suite (make test-fast: without the slow end-to-end tests)"
-	@echo "make lint      ruff (settings in pyproject.toml), then mkdocs build --strict"
+	@echo "make lint      ruff, import-linter (the layers; settings in pyproject.toml), mkdocs build --strict"
 	@echo "make docs      build the docs site into site/ (make docs-serve: serve it on localhost:8000)"
 	@echo "make bench-quick  every benchmark at small sizes (minutes, CPU): bench/results/<device>.json"
 	@echo "make bench     every benchmark at full sizes (an hour or more on 2 cores); ARGS='--original-repo DIR --mmseg DIR'"
@@ -58,9 +58,11 @@ eval: install
 test: install
 	$(BIN)/python -m pytest -q -n auto --dist loadfile $(PYTEST_ARGS)
 
-# ruff, then the docs site with --strict: a broken link or anchor, or a page left out of the nav, fails
+# ruff, import-linter, then the docs site with --strict: a broken link or anchor, or a page left
+# out of the nav, fails
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mkdocs build --strict --quiet
 
 docs: install

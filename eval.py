@@ -1,7 +1,7 @@
 """Evaluate a checkpoint on a dataset split: ``python eval.py [key=value ...]``,
 the same as ``ocseg-eval`` (``--help`` lists the options)."""
 
-from ocseg.cli import evaluate
+from ocseg.app.cli import evaluate
 
 if __name__ == "__main__":
     evaluate()

@@ -1,7 +1,7 @@
 """Refine any model's label maps with SegFix offsets: ``python refine.py [key=value ...]``,
 the same as ``ocseg-refine`` (``--help`` lists the options)."""
 
-from ocseg.cli import refine
+from ocseg.app.cli import refine
 
 if __name__ == "__main__":
     refine()

@@ -56,9 +56,9 @@ from ocseg.data.augment import (
     ResizeThenCrop,
     _ResizeBase,
 )
-from ocseg.data.image_io import check_same_size, read_image, read_label
 from ocseg.data.synthetic_city import render_scene
 from ocseg.data.transforms import reseed
+from ocseg.io.image_io import check_same_size, read_image, read_label
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import cpu_model  # noqa: E402

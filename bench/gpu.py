@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
+from ocseg.data.resize import upsample_to
 from ocseg.losses import CrossEntropy
 from ocseg.models import build_model
-from ocseg.resize import upsample_to
 
 MODELS = ("hrnet48_ocr", "r101_ocr", "r101_isa")
 TINY = {"models": ("tiny_fcn", "hrnet18_small_ocr"), "crop": (64, 128), "size": (128, 256),

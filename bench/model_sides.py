@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ocseg.resize import upsample_to
+from ocseg.data.resize import upsample_to
 
 __all__ = ["VARIANTS", "ocseg_sides", "outputs_of", "loss_of", "fwd_fn", "fwd_bwd_fn"]
 

@@ -56,7 +56,7 @@ from PIL import Image
 
 from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 from ocseg.data.synthetic_city import render_scene
-from ocseg.parallel import default_workers
+from ocseg.io.parallel import default_workers
 from ocseg.segfix.encoding.directions import angle_to_bin, bin_to_offset
 from ocseg.segfix.ground_truth.files import read_ground_truth
 from ocseg.segfix.ground_truth.generate import generate_ground_truth, label_to_ground_truth

@@ -1,4 +1,5 @@
-"""Shared fixtures: compose the real Hydra configs, shrunk to tiny CPU sizes."""
+"""Shared fixtures (the tiny synthetic dataset, the tiny train config, the CLI fork server);
+what they build on lives in ``tests/helpers/``."""
 
 from __future__ import annotations
 
@@ -7,66 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ocseg.reproduce.tiny import SHRINK
+from helpers.config import TINY, compose
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
-
-REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "conf"
-
-# Tiny sizes that keep a full fit in seconds on 2 CPU cores.
-TINY = [
-    "dataset.generator.num_train=8",
-    "dataset.generator.num_val=4",
-    "dataset.generator.height=64",
-    "dataset.generator.width=128",
-    "dataset.crop_size=[64,64]",
-    "data.batch_size=4",           # per device (the recipes give data.global_batch_size)
-    "data.num_workers=0",
-    "trainer.log_every_n_steps=1",
-    "trainer.enable_progress_bar=false",
-    "~callbacks.progress_bar",
-]
-
-
-# One shrink for every model-zoo experiment (tests/test_experiments.py): the recipe keeps its
-# dataset class, loss, model class (backbone family + head) and every optimiser setting; only
-# sizes shrink. The ImageNet file and the previous stage's checkpoint are not available in tests.
-RECIPE_TINY = ["backbone.pretrained=null", "init_from=null", *SHRINK, "logger=none"]
-# the smallest variant of the recipe's own backbone class (HRNet-W48/2x-W20 → the 4-branch
-# hrnet_tiny, deep-stem dilated ResNet-101 → the same ResNet at depth 18)
-BACKBONE_TINY = {
-    "ocseg.models.backbones.hrnet.HRNet": "backbone.variant=hrnet_tiny",
-    "ocseg.models.backbones.resnet.DeepBaseResNet": "backbone.depth=18",
-}
-
-
-def recipe_tiny(cfg) -> list[str]:
-    """:data:`RECIPE_TINY` plus the tiny variant of ``cfg``'s backbone class."""
-    return [*RECIPE_TINY, BACKBONE_TINY[cfg.backbone._target_]]
-
-
-def compose(config_name: str = "train", overrides: list[str] | None = None):
-    """Compose ``conf/<config_name>.yaml`` with Hydra's compose API (HydraConfig set, so
-    ``${hydra:...}`` resolves)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.hydra_config import HydraConfig
-
-    import ocseg  # noqa: F401 - registers ocseg's config resolvers
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = hydra_compose(config_name=config_name, overrides=overrides or [],
-                            return_hydra_config=True)
-        HydraConfig.instance().set_config(cfg)
-    from omegaconf import open_dict
-
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg
-
 
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
@@ -100,7 +46,7 @@ def _root_logging_put_back():
     (``hydra.main`` in a test, the in-process executor) adds handlers bound to the test's captured
     stdout/stderr, which pytest closes after the test; a later test's log records would then
     fail with "I/O operation on closed file" (seen under pytest-xdist, order-dependent)."""
-    from ocseg.log import restored_root_logging
+    from ocseg.app.console import restored_root_logging
 
     with restored_root_logging():
         yield
@@ -120,9 +66,9 @@ def single_thread():
 
 @pytest.fixture(scope="session")
 def cli_server():
-    """One ``tests/cli_forkserver.py`` for the session: runs the command-line tools in fresh
+    """One ``tests/helpers/cli_forkserver.py`` for the session: runs the command-line tools in fresh
     forked processes without paying Lightning's import each time."""
-    from cli_forkserver import ForkServer
+    from helpers.cli_forkserver import ForkServer
 
     server = ForkServer()
     yield server

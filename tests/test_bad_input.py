@@ -6,7 +6,7 @@ output folder (a snapshot before and after; Hydra's own ``.hydra/`` and ``*.log`
 aside). docs/troubleshooting.md ("Bad input") lists the same cases and messages.
 
 The tools that import torch and Lightning run in children of one fork server
-(``tests/cli_forkserver.py``, the ``cli_server`` fixture: a fresh process per case, running the
+(``tests/helpers/cli_forkserver.py``, the ``cli_server`` fixture: a fresh process per case, running the
 console script's function)
 so the table does not pay Lightning's import 25 times; ``refine.py``, which loads neither, runs
 as a plain subprocess of the repository's shim.
@@ -26,15 +26,12 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO, compose
+from helpers.checkpoints import make_checkpoint
+from helpers.config import REPO
+from helpers.data_fakes import write_png
 
 H, W = 24, 32
 VAL = ("img0", "img1", "img2")  # the broken file is the last one: earlier ones would be written first
-
-
-def _png(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    assert cv2.imwrite(str(path), array)
 
 
 def _folder_tree(root: Path, suffix: str = ".png") -> Path:
@@ -42,11 +39,11 @@ def _folder_tree(root: Path, suffix: str = ".png") -> Path:
     rng = np.random.RandomState(0)
     for split, names in (("train", ("tr0", "tr1")), ("val", VAL)):
         for name in names:
-            _png(root / "images" / split / f"{name}{suffix}", rng.randint(0, 255, (H, W, 3), np.uint8))
+            write_png(root / "images" / split / f"{name}{suffix}", rng.randint(0, 255, (H, W, 3), np.uint8))
             label = np.zeros((H, W), np.uint8)
             label[:, W // 2:] = 1
             label[H // 2:, :] = 7
-            _png(root / "labels" / split / f"{name}.png", label)
+            write_png(root / "labels" / split / f"{name}.png", label)
     (root / "classes.yaml").write_text("names: [background, cat, dog]\n"
                                        "colors: [[0, 0, 0], [255, 0, 0], [0, 255, 0]]\n"
                                        "id_map: {0: 0, 1: 1, 7: 2}\n")
@@ -66,33 +63,22 @@ class World:
     offsets: Path
 
 
-def _checkpoint(root: Path, path: Path, *overrides: str) -> Path:
-    import torch
-    from hydra.utils import instantiate
-
-    from ocseg.checkpoints import save_network
-
-    cfg = compose("train", ["dataset=folder", f"dataset.root={root}", "model=tiny_fcn", *overrides])
-    torch.manual_seed(0)
-    return save_network(instantiate(cfg.net), cfg, path)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> World:
     from ocseg.segfix.offsets.files import write_offsets
-    from test_predict_offsets import _segfix_checkpoint
 
     base = tmp_path_factory.mktemp("bad_input")
     root = _folder_tree(base / "data")
-    ckpt = _checkpoint(root, base / "tiny.ckpt")
-    ckpt5 = _checkpoint(root, base / "five.ckpt", "dataset.num_classes=5",
-                        "dataset.class_names=[background,cat,dog,cow,eel]")
+    folder = ["dataset=folder", f"dataset.root={root}"]
+    ckpt = make_checkpoint(base / "tiny.ckpt", overrides=folder)
+    ckpt5 = make_checkpoint(base / "five.ckpt", overrides=[*folder, "dataset.num_classes=5",
+                                                            "dataset.class_names=[background,cat,dog,cow,eel]"])
     preds, offsets = base / "preds", base / "offsets"
     rng = np.random.RandomState(1)
     for name in VAL:
-        _png(preds / f"{name}.png", rng.choice([0, 1, 7], (H, W)).astype(np.uint8))
+        write_png(preds / f"{name}.png", rng.choice([0, 1, 7], (H, W)).astype(np.uint8))
         write_offsets(offsets / f"{name}.mat", rng.randint(-1, 2, (H, W, 2)).astype(np.int8))
-    return World(base, root, ckpt, ckpt5, _segfix_checkpoint(base / "segfix.ckpt"), preds, offsets)
+    return World(base, root, ckpt, ckpt5, make_checkpoint(base / "segfix.ckpt", kind="segfix"), preds, offsets)
 
 
 # ---- the cases -----------------------------------------------------------------------------
@@ -142,7 +128,7 @@ def _broken_tree(c: Ctx, change: Callable[[Path], None], suffix: str = ".png") -
 
 
 def _rewrite_label(c: Ctx, name: str, array: np.ndarray, split: str = "val") -> Path:
-    return _broken_tree(c, lambda r: _png(r / "labels" / split / f"{name}.png", array))
+    return _broken_tree(c, lambda r: write_png(r / "labels" / split / f"{name}.png", array))
 
 
 def _truncate(path: Path, keep: float = 0.5) -> None:
@@ -166,7 +152,7 @@ def _file(c: Ctx, name: str, text: str = "not a directory\n") -> Path:
 
 @dataclass
 class Case:
-    tool: str                                   # the ocseg.cli function
+    tool: str                                   # the ocseg.app.cli function
     args: Callable[[Ctx], list[str]]
     expect: tuple[str, ...]                     # in the error line: what is at fault and the fix
     watch: Callable[[Ctx], Path] = lambda c: c.out
@@ -327,7 +313,7 @@ def test_bad_input(name, world, cli_server, tmp_path):
 def test_training_reads_refuse_a_truncated_jpeg(tmp_path):
     """OpenCV decodes a truncated JPEG with a warning only; ocseg's reader refuses it, so
     training (data.on_bad_file=error|skip) never learns from a half-grey image."""
-    from ocseg.data.image_io import CorruptFileError, read_image
+    from ocseg.io.image_io import CorruptFileError, read_image
 
     path = tmp_path / "a.jpg"
     assert cv2.imwrite(str(path), np.random.RandomState(0).randint(0, 255, (40, 60, 3), np.uint8))

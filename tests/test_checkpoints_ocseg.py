@@ -16,7 +16,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from conftest import REPO, TINY, compose
+from helpers.config import REPO, TINY, compose
 from ocseg.checkpoints import load_checkpoint, load_network, read_checkpoint, save_network
 from ocseg.checkpoints.identity import checkpoint_overrides
 from ocseg.errors import OcsegError

@@ -12,13 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ocseg.checkpoints import load_checkpoint, save_network
-from ocseg.checkpoints.openseg import load_openseg_state, original_key_names
-from ocseg.errors import OcsegError
-from ocseg.models import build_model
-from ocseg.models.cards import CARDS, original_layouts
-from ocseg.models.layers.norm_act import NormAct, norm_act_slope
-from openseg_reference import (
+from helpers.openseg_reference import (
     FIXTURES,
     ORIGINALS,
     derived_entries,
@@ -26,6 +20,12 @@ from openseg_reference import (
     saved_entries,
     to_inplace_abn,
 )
+from ocseg.checkpoints import load_checkpoint, save_network
+from ocseg.checkpoints.openseg import load_openseg_state, original_key_names
+from ocseg.errors import OcsegError
+from ocseg.models import build_model
+from ocseg.models.cards import CARDS, original_layouts
+from ocseg.models.layers.norm_act import NormAct, norm_act_slope
 
 TOLERANCE = 5e-4   # |new − ref| ≤ 5e-4·max|ref| per tensor (upstream README)
 SAVED = ["hrnet_w48_ocr", "hrnet_w48_ocr_b", "spatial_ocrnet", "spatial_asp_ocrnet", "base_ocnet", "isanet",

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, TINY  # noqa: E402
+from helpers.config import REPO, TINY  # noqa: E402
 
 
 def run_train(*args: str, cwd=REPO) -> subprocess.CompletedProcess:

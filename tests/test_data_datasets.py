@@ -12,22 +12,14 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from conftest import compose
-from data_fakes import Prepared, cityscapes_raw, folder_raw
+from helpers.config import compose
+from helpers.data_fakes import DATASETS, SIZES, Prepared, cityscapes_raw, folder_raw
 from ocseg.data.cityscapes import Cityscapes
 from ocseg.data.folder import FolderDataset
-from ocseg.data.image_io import read_label
 from ocseg.data.label_map import LabelMap
 from ocseg.data.normalize import Normalize
 from ocseg.errors import OcsegError
-
-DATASETS = ["cityscapes", "ade20k", "pascal_context", "coco_stuff", "lip", "mapillary",
-            "mapillary_cityscapes", "folder"]
-
-# tiny sizes: fake images are 24×32 (Mapillary 30×40)
-SIZES = {"ade20k": ["dataset.base_size=24"], "pascal_context": ["dataset.base_size=24"],
-         "coco_stuff": ["dataset.base_size=24"], "lip": ["dataset.resize_to=[24,24]"],
-         "mapillary": ["dataset.base_size=24"], "mapillary_cityscapes": ["dataset.base_size=24"]}
+from ocseg.io.image_io import read_label
 
 
 @pytest.fixture(scope="session")

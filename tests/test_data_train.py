@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from conftest import compose
-from data_fakes import Prepared
-from test_data_datasets import DATASETS, SIZES
+from helpers.config import compose
+from helpers.data_fakes import DATASETS, SIZES, Prepared
 
 
 @pytest.fixture(scope="session")

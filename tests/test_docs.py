@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CONF, REPO
+from helpers.config import CONF, REPO
 from ocseg.models import available_models
 
 DOCS = REPO / "docs"

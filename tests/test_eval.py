@@ -13,40 +13,13 @@ import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
-from conftest import TINY, compose
-from ocseg.checkpoints import load_network, save_network
+from helpers.checkpoints import make_checkpoint
+from helpers.config import eval_cfg
+from ocseg.checkpoints import load_network
 from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 from ocseg.errors import OcsegError
 from ocseg.tasks.evaluate import build_eval_dataset, evaluate
-
-GENERATOR = [o for o in TINY if o.startswith("dataset.generator.")]
-
-
-def eval_cfg(root: Path, ckpt: Path, out: Path, *overrides: str):
-    return compose("eval", [
-        *GENERATOR, f"dataset.root={root}", f"ckpt_path={ckpt}", f"output_dir={out}",
-        f"paths.output_dir={out}", "num_workers=0", "trainer.enable_progress_bar=false",
-        "model=tiny_fcn", *overrides,
-    ])
-
-
-def make_checkpoint(path: Path, model_name: str | None = None, num_classes: int | None = None) -> Path:
-    """An ocseg checkpoint of a random tiny_fcn whose predictions vary over the image (small
-    BatchNorm variances), with the run config a real training run stores."""
-    cfg = compose("train", [*TINY, "model=tiny_fcn"])
-    torch.manual_seed(0)
-    net = instantiate(cfg.net)
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_var.fill_(0.05)
-    config = OmegaConf.to_container(cfg, resolve=True)
-    if model_name:
-        config["model"]["name"] = model_name
-    if num_classes:
-        config["dataset"]["num_classes"] = num_classes
-    return save_network(net, config, path)
 
 
 @pytest.fixture(scope="module")

@@ -24,9 +24,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from conftest import CONF, TINY, compose, recipe_tiny
-from data_fakes import Prepared
-from test_data_datasets import SIZES
+from helpers.config import CONF, TINY, compose, recipe_tiny
+from helpers.data_fakes import SIZES, Prepared
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openseg"
 ZOO = json.loads((FIXTURES / "zoo_recipes.json").read_text())["rows"]

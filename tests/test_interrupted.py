@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_forkserver import ForkServer
-from conftest import REPO
-from test_bad_input import _checkpoint, _png
+from helpers.checkpoints import make_checkpoint
+from helpers.cli_forkserver import ForkServer
+from helpers.config import REPO
+from helpers.data_fakes import write_png
 
 N = 24           # files per run: enough that the kill (after KILL_AT outputs) lands mid-way
 KILL_AT = 3
@@ -42,26 +43,24 @@ def data(tmp_path_factory) -> Path:
     root = base / "data"
     for split, count in (("train", 2), ("val", N)):
         for i in range(count):
-            _png(root / "images" / split / f"im{i:02d}.png", rng.randint(0, 255, (H, W, 3), np.uint8))
+            write_png(root / "images" / split / f"im{i:02d}.png", rng.randint(0, 255, (H, W, 3), np.uint8))
             label = np.zeros((H, W), np.uint8)
             label[rng.randint(H):, :] = 1
             label[:, rng.randint(W):] = 7
-            _png(root / "labels" / split / f"im{i:02d}.png", label)
+            write_png(root / "labels" / split / f"im{i:02d}.png", label)
     (root / "classes.yaml").write_text("names: [background, cat, dog]\nid_map: {0: 0, 1: 1, 7: 2}\n")
     for i in range(N):
-        _png(base / "preds" / f"im{i:02d}.png", rng.choice([0, 1, 7], (H, W)).astype(np.uint8))
+        write_png(base / "preds" / f"im{i:02d}.png", rng.choice([0, 1, 7], (H, W)).astype(np.uint8))
         write_offsets(base / "offsets" / f"im{i:02d}.mat", rng.randint(-1, 2, (H, W, 2)).astype(np.int8))
         city = "lindau" if i else "aachen"
         split = "val" if i else "train"
         stem = f"{city}_000000_{i:06d}"
-        _png(base / "raw" / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png",
-             rng.randint(0, 255, (H, W, 3), np.uint8))
-        _png(base / "raw" / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png",
-             rng.choice([7, 8, 11], (H, W)).astype(np.uint8))
-    _checkpoint(root, base / "tiny.ckpt")
-    from test_predict_offsets import _segfix_checkpoint
-
-    _segfix_checkpoint(base / "segfix.ckpt")
+        write_png(base / "raw" / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png",
+                  rng.randint(0, 255, (H, W, 3), np.uint8))
+        write_png(base / "raw" / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png",
+                  rng.choice([7, 8, 11], (H, W)).astype(np.uint8))
+    make_checkpoint(base / "tiny.ckpt", overrides=["dataset=folder", f"dataset.root={root}"])
+    make_checkpoint(base / "segfix.ckpt", kind="segfix")
     return base
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ocseg.log import ConsoleFormatter, restored_root_logging, status_logger
+from ocseg.app.console import ConsoleFormatter, restored_root_logging
+from ocseg.io.status import status_logger
 from ocseg.segfix.offsets.files import write_offsets
 
 REPO = Path(__file__).resolve().parents[1]

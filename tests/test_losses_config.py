@@ -7,7 +7,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from conftest import compose
+from helpers.config import compose
 from ocseg.losses import CrossEntropy, OhemCrossEntropy, RMILoss, SegFixLoss
 
 CITYSCAPES_WEIGHTS = [0.8373, 0.918, 0.866, 1.0345, 1.0166, 0.9969, 0.9754, 1.0489, 0.8786, 1.0023,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from loss_references import IGNORE, rmi_reference, weighted_ce
+from helpers.loss_references import IGNORE, rmi_reference, weighted_ce
 from ocseg.errors import OcsegError
 from ocseg.losses import RMILoss
 from ocseg.losses.rmi import half_logdet

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from loss_references import IGNORE, bilinear_align_corners, direction_bin, weighted_ce
+from helpers.loss_references import IGNORE, bilinear_align_corners, direction_bin, weighted_ce
 from ocseg.errors import OcsegError
 from ocseg.losses import SegFixLoss
 from ocseg.segfix.training.targets import direction_target

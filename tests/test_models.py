@@ -12,24 +12,18 @@ import pytest
 import torch
 import yaml
 
-from conftest import CONF
+from helpers.config import CONF
+from helpers.models import MODELS, small
 from ocseg.errors import OcsegError
 from ocseg.models import available_models, build_model
 from ocseg.models.cards import CARDS
 
 ZOO = [name for name, card in CARDS.items() if card.original]   # the original's networks
-MODELS = list(CARDS)
 
 
 @pytest.fixture(autouse=True)
 def _one_thread(single_thread):
     """Every test here runs on one intra-op thread (see conftest.single_thread)."""
-
-
-def small(name: str, num_classes: int = 5, **overrides):
-    """The model with a small backbone of the same family."""
-    backbone = "r18" if name.startswith("r101") else "hrnet_tiny"
-    return build_model(name, num_classes, backbone=backbone, **overrides)
 
 
 def resnet_size(n: int) -> int:

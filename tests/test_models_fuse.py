@@ -12,12 +12,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.models import MODELS, small
 from ocseg.errors import OcsegError
 from ocseg.models import build_model
 from ocseg.models.backbones.hrnet_module import HRModule
 from ocseg.models.fuse import fold_batchnorms
 from ocseg.models.layers.residual import BasicBlock, Bottleneck
-from test_models import MODELS, small
 
 # BNs that follow something other than a conv (ASP-OC normalises the attention context)
 UNFOLDABLE = {"r101_asp_oc": 1}

@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from conftest import REPO, compose
+from helpers.config import REPO, compose
 
 SBATCH = REPO / "scripts" / "slurm" / "train.sbatch"
 # what SLURM sets in every task of `sbatch --nodes=2 --ntasks-per-node=4` (here: task 5, node 1)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers.openseg_reference import FIXTURES
 from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 from ocseg.data.label_map import LabelMap
 from ocseg.data.normalize import Normalize
-from openseg_reference import FIXTURES
 
 EXAMPLE = np.load(FIXTURES / "preprocess.npz")
 HRNET = dict(channel_order="bgr", div=255.0, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TINY
+from helpers.checkpoints import make_checkpoint
+from helpers.config import GENERATOR, REPO
 
 TOOLS = ["ocseg-train", "ocseg-eval", "ocseg-predict-offsets", "ocseg-refine", "ocseg-prepare",
          "ocseg-segfix-gt"]
@@ -58,12 +59,12 @@ def test_hydra_help_ignores_the_tools_keys_and_reads_no_checkpoint(script, tmp_p
 
 
 def test_help_is_hydras_help_text(monkeypatch, capsys):
-    """ocseg's fast --help (ocseg.tool_help) prints exactly what Hydra's own --help prints."""
+    """ocseg's fast --help (ocseg.app.tool_help) prints exactly what Hydra's own --help prints."""
     import hydra
     from hydra.core.global_hydra import GlobalHydra
 
+    from ocseg.app.tool_help import help_text
     from ocseg.config import config_dir
-    from ocseg.tool_help import help_text
 
     for name in ("train", "eval", "predict_offsets", "refine", "prepare", "segfix_ground_truth"):
         monkeypatch.setattr(sys, "argv", ["tool", "--help"])
@@ -113,14 +114,11 @@ def test_wheel_works_outside_the_checkout(installed, tmp_path):
 def test_wheel_loads_a_checkpoint_and_predicts_what_eval_writes(installed, tmp_path, synthetic_root):
     """ocseg-eval needs no model= for an ocseg checkpoint, and ocseg.load(...).predict(path)
     gives its label PNGs, both from the installed wheel."""
-    from test_eval import make_checkpoint
-
     ckpt = make_checkpoint(tmp_path / "tiny.ckpt")
     out = tmp_path / "eval"
-    generator = [o for o in TINY if o.startswith("dataset.generator.")]
     proc = _run([sys.executable, str(installed / "bin" / "ocseg-eval"), f"ckpt_path={ckpt}",
                  f"dataset.root={synthetic_root}", f"output_dir={out}", f"paths.log_dir={tmp_path}",
-                 "num_workers=0", "trainer.enable_progress_bar=false", *generator], tmp_path, installed)
+                 "num_workers=0", "trainer.enable_progress_bar=false", *GENERATOR], tmp_path, installed)
     assert proc.returncode == 0, proc.stderr[-3000:]
     code = ("import sys, pathlib, cv2, numpy as np, ocseg; seg = ocseg.load(sys.argv[1]); "
             "labels = sorted(pathlib.Path(sys.argv[2]).glob('label/*.png')); "

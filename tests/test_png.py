@@ -1,4 +1,4 @@
-"""The label-PNG codec (ocseg.data.png): decoding equals OpenCV's / Pillow's on files they
+"""The label-PNG codec (ocseg.io.png): decoding equals OpenCV's / Pillow's on files they
 write, encoded files read back identically with OpenCV and Pillow, and layouts it does not
 handle are handed back (None)."""
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ocseg.data.png import decode_png, encode_png
+from ocseg.io.png import decode_png, encode_png
 
 
 def _labels(rng, height=37, width=53, top=40, dtype=np.uint8):

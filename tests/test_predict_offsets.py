@@ -13,16 +13,14 @@ import scipy.io
 import torch
 from hydra.utils import instantiate
 
-from conftest import TINY, compose
-from ocseg.checkpoints import load_network, save_network
+from helpers.checkpoints import SEGFIX_TINY, make_checkpoint
+from helpers.config import GENERATOR, compose
+from ocseg.checkpoints import load_network
 from ocseg.errors import OcsegError
 from ocseg.models.cards import CARDS
 from ocseg.segfix.offsets.files import read_offsets
 from ocseg.segfix.offsets.prediction import OffsetPredictor, offsets_from_outputs, original_stride
 from ocseg.tasks.predict_offsets import predict_offsets
-
-GENERATOR = [o for o in TINY if o.startswith("dataset.generator.")]
-SEGFIX_TINY = ["model=segfix_hrnet2x20", "backbone=hrnet_tiny"]
 
 
 @pytest.fixture(autouse=True)
@@ -127,22 +125,9 @@ def test_offsets_from_outputs_uses_the_original_bin_table():
 
 
 # ---- the task ------------------------------------------------------------------------------
-def _segfix_checkpoint(path: Path) -> Path:
-    """An ocseg checkpoint of a random tiny SegFix net with boundary logits that vary."""
-    cfg = compose("train", [*TINY, *SEGFIX_TINY, "loss=segfix"])
-    torch.manual_seed(0)
-    net = instantiate(cfg.net)
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_var.fill_(0.05)
-    with torch.no_grad():  # boundary logit = −background logit: p(boundary) crosses 0.5
-        net.head.mask[-1].weight[1] = -net.head.mask[-1].weight[0]
-    return save_network(net, cfg, path)
-
-
 @pytest.fixture(scope="module")
 def segfix_ckpt(tmp_path_factory) -> Path:
-    return _segfix_checkpoint(tmp_path_factory.mktemp("segfix_ckpt") / "segfix.ckpt")
+    return make_checkpoint(tmp_path_factory.mktemp("segfix_ckpt") / "segfix.ckpt", kind="segfix")
 
 
 def offsets_cfg(out: Path, ckpt, *overrides: str, root: Path | None = None):
@@ -218,9 +203,7 @@ def test_checkpoint_checks(tmp_path, synthetic_root, segfix_ckpt):
     out = tmp_path / "out"
     with pytest.raises(OcsegError, match="not SegFix; use model="):
         predict_offsets(offsets_cfg(out, segfix_ckpt, "model=tiny_fcn", root=synthetic_root))
-    seg_cfg = compose("train", [*TINY, "model=tiny_fcn"])
-    seg = tmp_path / "seg.ckpt"
-    save_network(instantiate(seg_cfg.net), seg_cfg, seg)
+    seg = make_checkpoint(tmp_path / "seg.ckpt")
     with pytest.raises(OcsegError, match="trained for segmentation, not a SegFix model"):
         predict_offsets(offsets_cfg(out, seg, root=synthetic_root))
     with pytest.raises(OcsegError, match="pass model=segfix_hrnet2x20"):

@@ -1,4 +1,4 @@
-"""``ocseg-prepare`` (``python -m ocseg.data.prepare``): fake official downloads → the folders the
+"""``ocseg-prepare``: fake official downloads → the folders the
 loaders read."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from data_fakes import CONTEXT_IDS_IN, CONTEXT_NAMES, Prepared, lip_raw
+from helpers.data_fakes import CONTEXT_IDS_IN, CONTEXT_NAMES, Prepared, lip_raw
 from ocseg.data.prepare import ade20k, lip
 from ocseg.data.prepare.common import unpack
 from ocseg.errors import OcsegError
@@ -123,7 +123,7 @@ def test_image_without_label_in_download_is_one_error(tmp_path):
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run([sys.executable, "-m", "ocseg.data.prepare", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-c", "from ocseg.app.cli import prepare; prepare()", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -142,7 +142,7 @@ def test_command_line_prepares_into_paths_data_dir_and_reports_errors(tmp_path):
 
 
 def test_mapillary_short_side_stores_resized_images_and_nearest_labels(prepared, tmp_path):
-    from data_fakes import mapillary_names
+    from helpers.data_fakes import mapillary_names
     from ocseg.data.prepare import mapillary
 
     report = mapillary.prepare(prepared.raw["mapillary"], tmp_path, short_side=15,

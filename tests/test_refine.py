@@ -237,7 +237,7 @@ def test_refine_starts_without_lightning_torchmetrics_or_torch():
     import subprocess
     import sys
 
-    code = ("import sys, hydra, ocseg.cli, ocseg.tasks.refine; "
+    code = ("import sys, hydra, ocseg.app.cli, ocseg.tasks.refine; "
             "print(sorted(m for m in ('lightning', 'torchmetrics', 'torch', 'scipy.io', 'tqdm') "
             "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO
+from helpers.config import REPO
 from ocseg.errors import OcsegError
 from ocseg.reproduce import stages as stages_mod
 from ocseg.reproduce.cityscapes import LEADERBOARD, SEGFIX, Settings, leaderboard_stages, val_stages
@@ -131,7 +131,7 @@ def test_a_failing_stage_stops_with_one_message(tmp_path):
 
 
 def test_submission_checks_one_full_size_label_per_test_image(tmp_path):
-    from ocseg.atomic import write_png
+    from ocseg.io.atomic import write_png
     from ocseg.reproduce.submission import make_submission
 
     images, labels = tmp_path / "leftImg8bit" / "test", tmp_path / "label"

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from hydra.utils import instantiate
 
-from conftest import TINY, compose
+from helpers.checkpoints import make_checkpoint
+from helpers.config import TINY, compose, eval_cfg
 from ocseg.data.augment import HorizontalFlipSwap
 from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS, Cityscapes
 from ocseg.data.normalize import Normalize
@@ -23,7 +24,6 @@ from ocseg.tasks.evaluate import evaluate
 from ocseg.tasks.predict_offsets import predict_offsets
 from ocseg.tasks.refine import refine
 from ocseg.tasks.train import train
-from test_eval import eval_cfg, make_checkpoint
 
 GENERATOR = [o for o in TINY if o.startswith("dataset.generator.")]
 

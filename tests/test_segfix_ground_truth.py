@@ -1,5 +1,5 @@
 """SegFix ground truth: hand-checked geometry, identity with a plain re-statement of the original
-generators (tests/segfix_original.py; on held-out maps up to the accumulation order at exact
+generators (tests/helpers/segfix_original.py; on held-out maps up to the accumulation order at exact
 truncation boundaries), the .mat layout and the command line."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
+from helpers.segfix_original import CITYSCAPES_IDS, original_kernel, reference_instance, reference_semantic
 from ocseg.errors import OcsegError
 from ocseg.segfix.encoding.directions import angle_to_bin
 from ocseg.segfix.encoding.distance_direction import (
@@ -22,7 +23,6 @@ from ocseg.segfix.encoding.distance_direction import (
 )
 from ocseg.segfix.ground_truth.files import read_ground_truth, write_ground_truth
 from ocseg.segfix.ground_truth.generate import generate_ground_truth, label_to_ground_truth
-from segfix_original import CITYSCAPES_IDS, original_kernel, reference_instance, reference_semantic
 
 REPO = Path(__file__).resolve().parents[1]
 def _square_scene() -> np.ndarray:
@@ -199,8 +199,9 @@ def test_command_line(tmp_path):
     label[10:25, 5:30] = 26
     (tmp_path / "in").mkdir()
     Image.fromarray(label).save(tmp_path / "in" / "a_leftImg8bit.png")
-    cmd = [sys.executable, "-m", "ocseg.segfix.ground_truth", f"input={tmp_path / 'in'}",
-           f"output={tmp_path / 'out'}", "dataset=cityscapes", f"paths.log_dir={tmp_path / 'logs'}"]
+    cmd = [sys.executable, "-c", "from ocseg.app.cli import segfix_ground_truth; segfix_ground_truth()",
+           f"input={tmp_path / 'in'}", f"output={tmp_path / 'out'}", "dataset=cityscapes",
+           f"paths.log_dir={tmp_path / 'logs'}"]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     got = read_ground_truth(tmp_path / "out" / "a_leftImg8bit.mat")

@@ -1,4 +1,4 @@
-"""The ``.mat`` IO of SegFix files (ocseg.matfile): the fast reader gives the same arrays
+"""The ``.mat`` IO of SegFix files (ocseg.io.matfile): the fast reader gives the same arrays
 as ``scipy.io.loadmat`` for every storage type, byte layout and file shape offset files come in,
 and None (the scipy fallback) for everything else, so ``read_offsets`` results never change;
 written files read back with scipy."""
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from ocseg.matfile import read_int8_array
+from ocseg.io.matfile import read_int8_array
 from ocseg.segfix.offsets.files import SparseOffsets, read_offsets, write_offsets
 
 
@@ -66,7 +66,7 @@ def test_anything_else_is_left_to_scipy(tmp_path):
 
 
 def test_written_files_read_back_with_scipy(tmp_path):
-    from ocseg.matfile import write_mat
+    from ocseg.io.matfile import write_mat
 
     rng = np.random.RandomState(3)
     off = _offsets(rng)

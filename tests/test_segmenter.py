@@ -15,11 +15,10 @@ from hydra.utils import instantiate
 from PIL import Image
 
 import ocseg
-from conftest import REPO, TINY, compose
+from helpers.checkpoints import SEGFIX_TINY, make_checkpoint, varied
+from helpers.config import REPO, TINY, compose, eval_cfg
 from ocseg.checkpoints import save_network
 from ocseg.errors import OcsegError
-
-GENERATOR = [o for o in TINY if o.startswith("dataset.generator.")]
 
 
 @pytest.fixture(autouse=True)
@@ -27,27 +26,15 @@ def _one_thread(single_thread):
     """Every test here runs on one intra-op thread (see conftest.single_thread)."""
 
 
-def _varied(net: torch.nn.Module) -> torch.nn.Module:
-    """Small BatchNorm variances: predictions that vary over the image."""
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_var.fill_(0.05)
-    return net
-
-
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    cfg = compose("train", [*TINY, "model=tiny_fcn"])
-    torch.manual_seed(0)
-    return save_network(_varied(instantiate(cfg.net)), cfg, tmp_path_factory.mktemp("ckpt") / "tiny.ckpt")
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.ckpt")
 
 
 def _eval(root, ckpt, out, *overrides):
     from ocseg.tasks.evaluate import evaluate
 
-    evaluate(compose("eval", [*GENERATOR, f"dataset.root={root}", f"ckpt_path={ckpt}",
-                              f"output_dir={out}", f"paths.output_dir={out}", "num_workers=0",
-                              "trainer.enable_progress_bar=false", "model=tiny_fcn", *overrides]))
+    evaluate(eval_cfg(root, ckpt, out, *overrides))
     return out
 
 
@@ -92,7 +79,7 @@ def test_original_checkpoint_needs_model_and_classes(tmp_path, synthetic_root):
     from ocseg.models.cards import CARDS
 
     torch.manual_seed(0)
-    net = _varied(ocseg.build_model("hrnet18_small_ocr", 19, backbone="hrnet_tiny"))
+    net = varied(ocseg.build_model("hrnet18_small_ocr", 19, backbone="hrnet_tiny"))
     state = net.state_dict()
     names = original_key_names(net, CARDS["hrnet48_ocr"].layout, "bn")
     path = tmp_path / "hrnet_tiny_ocr_1_latest.pth"
@@ -114,9 +101,9 @@ def test_original_checkpoint_needs_model_and_classes(tmp_path, synthetic_root):
 def test_segfix_offsets_and_refine(tmp_path, synthetic_root):
     from ocseg.segfix.offsets.prediction import OffsetPredictor
 
-    cfg = compose("train", [*TINY, "model=segfix_hrnet2x20", "backbone=hrnet_tiny"])
+    cfg = compose("train", [*TINY, *SEGFIX_TINY])
     torch.manual_seed(0)
-    net = _varied(instantiate(cfg.net)).eval()
+    net = varied(instantiate(cfg.net)).eval()
     with torch.no_grad():   # boundary logit = −background logit: p(boundary) crosses 0.5
         net.head.mask[-1].weight[1] = -net.head.mask[-1].weight[0]
     seg = ocseg.load(save_network(net, cfg, tmp_path / "segfix.ckpt"))

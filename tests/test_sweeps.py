@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONF, TINY
+from helpers.config import CONF, TINY
 from ocseg.reproduce.stages import run_in_process
 
 
@@ -66,10 +66,10 @@ def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
 
 
 def test_single_runs_write_no_sweep_files(tmp_path):
-    from ocseg.sweep_summary import SweepSummary
+    from ocseg.app.sweep_summary import SweepSummary
 
     cfg = _hydra_compose(["paths.output_dir=unused"])
-    assert cfg.hydra.callbacks.sweep_summary._target_ == "ocseg.sweep_summary.SweepSummary"
+    assert cfg.hydra.callbacks.sweep_summary._target_ == "ocseg.app.sweep_summary.SweepSummary"
     SweepSummary().on_job_end(cfg, job_return=None)         # RunMode.RUN: nothing to do
     assert not list(tmp_path.iterdir())
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO  # noqa: E402
+from helpers.config import REPO  # noqa: E402
 
 INTERVAL = 3   # schedule.checkpoint_every
 LR = 0.05      # the embedded schedule's lr (conf/embedded/synthetic_city.yaml)

@@ -14,7 +14,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from ocseg.cli import run_task
+from ocseg.app.cli import run_task
 from ocseg.errors import OcsegError
 from ocseg.lightning import SegmentationModule
 from ocseg.lightning.numerics import NumericsGuard

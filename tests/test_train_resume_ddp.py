@@ -39,11 +39,11 @@ def test_resume_from_last_checkpoint_continues_at_saved_step(tiny_cfg, tmp_path)
 @pytest.mark.slow
 def test_ddp_spawn_two_cpu_processes(tiny_cfg, tmp_path):
     """The same run also checks that DDP processes skip a non-finite batch together
-    (``skip_nonfinite=true``): only rank 1's loss is NaN in step 2 (``tests/nonfinite_loss.py``);
+    (``skip_nonfinite=true``): only rank 1's loss is NaN in step 2 (``tests/helpers/nonfinite_loss.py``);
     the run would hang if only that process skipped its backward."""
     cfg = tiny_cfg("trainer=ddp_cpu", "schedule.max_steps=4", "schedule.val_every=2",
                    "data.batch_size=2", "skip_nonfinite=true",
-                   "loss._target_=nonfinite_loss.NanOnRankOne", "+loss.bad_call=2")
+                   "loss._target_=helpers.nonfinite_loss.NanOnRankOne", "+loss.bad_call=2")
     metrics = train(cfg)
     assert 0 <= metrics["mIoU"] <= 100
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu",

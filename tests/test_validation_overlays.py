@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hydra.utils import instantiate
 
-from conftest import CONF
+from helpers.config import CONF
 
 
 @pytest.mark.parametrize("normalize", ["imagenet_bgr", "caffe_bgr"])

@@ -25,7 +25,7 @@ import scipy.io
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-from segfix_original import CITYSCAPES_IDS, encode_label_ids, reference_semantic  # noqa: E402
+from helpers.segfix_original import CITYSCAPES_IDS, encode_label_ids, reference_semantic  # noqa: E402
 
 __all__ = ["process"]
 

@@ -2,7 +2,7 @@
 
 Code anywhere in the package raises :class:`OcsegError` for problems a user can fix (a missing
 dataset folder, a checkpoint of the wrong model, ...). The entry points catch it and print its
-message alone, without a traceback (see :mod:`ocseg.cli`).
+message alone, without a traceback (see :mod:`ocseg.app.cli`).
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class Segmenter:
     @staticmethod
     def _bgr(image: Any, channels: str | None) -> np.ndarray:
         """H×W×3 uint8 BGR, as ``eval.py`` reads image files."""
-        from ocseg.data.image_io import read_image
+        from ocseg.io.image_io import read_image
 
         if isinstance(image, (str, Path)):
             return read_image(image)

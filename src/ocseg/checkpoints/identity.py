@@ -68,7 +68,7 @@ def checkpoint_overrides(args: Sequence[str]) -> list[str]:
     ``dataset.root=`` applies to the checkpoint's dataset. Nothing is added when the command line
     gives ``experiment=`` (which chooses both), or when the file is not a readable ocseg checkpoint
     (the task reports that); given ones are checked against the file by the task. The tools do not
-    call it for ``--help``/``--hydra-help`` (:func:`ocseg.cli.hydra_app`)."""
+    call it for ``--help``/``--hydra-help`` (:func:`ocseg.app.cli.hydra_app`)."""
     values = {m.group(1): m.group(2).strip("'\"") for m in map(_OVERRIDE.match, args) if m}
     path = values.get("ckpt_path", "")
     if "experiment" in values or not path or "," in path:

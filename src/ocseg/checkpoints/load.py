@@ -98,7 +98,7 @@ def load_network(path: str | Path, expect: str = "segmentation", cfg: DictConfig
             file when given; needed to build an original ``.pth`` (which names no ocseg model).
         strict: every key must fit (False loads what matches).
         trust: unpickle anything the file holds (see :func:`~ocseg.checkpoints.read_checkpoint`).
-        fuse: return the inference-only copy of :meth:`~ocseg.models.Segmentor.fuse_for_inference`
+        fuse: return the inference-only copy of :meth:`~ocseg.models.SegmentationNet.fuse_for_inference`
             (BatchNorm folded into the convolutions, ``channels_last``; what eval, offset
             prediction and :func:`ocseg.load` run); False keeps the trainable network.
     """

@@ -19,8 +19,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from ocseg.atomic import atomic_path
 from ocseg.checkpoints.files import report_key_mismatch
+from ocseg.io.atomic import atomic_path
 
 __all__ = ["CONFIG_KEY", "NET_PREFIX", "save_network", "stored_config", "load_ocseg_state"]
 

@@ -9,7 +9,7 @@
    keys are one error (unless ``strict=False``, which loads what matches).
 5. InPlace-ABN era: InPlace-ABN computes ``(x−μ)/√(σ²+ε)·(|w|+ε)+b``, so each BN weight becomes
    ``|w| + 1e-5`` (exact for plain BN), and the BN+act sites switch to LeakyReLU(0.01) — which no
-   weight change can express, so the network itself changes (and records it, see ``Segmentor``).
+   weight change can express, so the network itself changes (and records it, see ``SegmentationNet``).
 """
 
 from __future__ import annotations

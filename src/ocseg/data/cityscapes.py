@@ -100,7 +100,7 @@ class Cityscapes(SegmentationDataset):
     """The Cityscapes dataset (also what ``dataset=synthetic_city`` reads).
 
     ``with_instances`` also records each sample's ``*_instanceIds.png`` (``Sample.instance``),
-    read with :func:`ocseg.data.image_io.read_label` (uint16: ``class·1000 + k`` for object
+    read with :func:`ocseg.io.image_io.read_label` (uint16: ``class·1000 + k`` for object
     instances, the plain labelId elsewhere) for SegFix's instance ground truth.
     """
 

@@ -20,11 +20,11 @@ from torch.utils.data import Dataset, get_worker_info
 
 from ocseg.data.augment import pad_with_normalized_zero, pads_image_last
 from ocseg.data.bad_files import BAD_FILE_POLICIES, BadFileLog
-from ocseg.data.image_io import CorruptFileError, check_same_size, read_image, read_label
 from ocseg.data.label_map import LabelMap
 from ocseg.data.normalize import ImagePad, Normalize
 from ocseg.data.transforms import reseed
 from ocseg.errors import OcsegError
+from ocseg.io.image_io import CorruptFileError, check_same_size, read_image, read_label
 
 __all__ = ["Sample", "SegmentationDataset"]
 

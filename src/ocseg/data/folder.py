@@ -1,6 +1,6 @@
 """Datasets stored as ``images/<split>/`` + ``labels/<split>/`` folders.
 
-This is the layout ``python -m ocseg.data.prepare`` writes for ADE20K, PASCAL-Context, LIP,
+This is the layout ``ocseg-prepare`` writes for ADE20K, PASCAL-Context, LIP,
 COCO-Stuff and Mapillary, and the layout of a user's own data (``dataset=folder``)::
 
     <root>/images/<split>/<name>.jpg      (any of .jpg .jpeg .png .bmp .tif .tiff .webp;
@@ -18,10 +18,10 @@ from typing import Callable
 import numpy as np
 
 from ocseg.data.dataset import Sample, SegmentationDataset
-from ocseg.data.image_io import IMAGE_EXTENSIONS, list_images
 from ocseg.data.label_map import LabelMap
 from ocseg.data.normalize import Normalize
 from ocseg.errors import OcsegError
+from ocseg.io.image_io import IMAGE_EXTENSIONS, list_images
 
 __all__ = ["FolderDataset", "folder_samples"]
 
@@ -36,7 +36,7 @@ def folder_samples(root: str | Path, split: str | None, require_labels: bool = T
     root = Path(root)
     if not root.is_dir():
         raise OcsegError(f"dataset root '{root}' not found; set dataset.root=<folder with images/ "
-                         "and labels/> (prepare a downloaded dataset with python -m ocseg.data.prepare)")
+                         "and labels/> (prepare a downloaded dataset with ocseg-prepare)")
     image_dir = _split_dir(root, "images", split)
     label_dir = _split_dir(root, "labels", split)
     if not image_dir.is_dir():

@@ -23,9 +23,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ocseg.atomic import write_png
 from ocseg.errors import OcsegError
-from ocseg.log import status_logger
+from ocseg.io.atomic import write_png
+from ocseg.io.status import status_logger
 
 __all__ = ["SyntheticCitySpec", "generate", "ensure_generated", "render_scene"]
 

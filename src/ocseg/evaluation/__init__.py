@@ -4,11 +4,11 @@
 lives in :mod:`ocseg.inference`.
 """
 
-from ocseg.data.image_io import palette_image
 from ocseg.evaluation.items import EvaluationItems, collate_items, output_names
 from ocseg.evaluation.module import EvaluationModule
 from ocseg.evaluation.outputs import PredictionWriter, color_image
 from ocseg.evaluation.sampler import ShardSampler
+from ocseg.io.image_io import palette_image
 
 __all__ = [
     "EvaluationItems", "EvaluationModule", "PredictionWriter", "ShardSampler", "collate_items",

@@ -14,9 +14,9 @@ import torch
 from torch.utils.data import Dataset
 
 from ocseg.data.dataset import SegmentationDataset
-from ocseg.data.image_io import read_label
 from ocseg.errors import OcsegError
 from ocseg.evaluation.outputs import PredictionWriter
+from ocseg.io.image_io import read_label
 
 __all__ = ["output_names", "EvaluationItems", "collate_items"]
 

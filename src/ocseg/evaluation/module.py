@@ -16,10 +16,10 @@ from lightning.pytorch import LightningModule
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ocseg.atomic import write_json
 from ocseg.evaluation.items import EvaluationItems, collate_items
 from ocseg.evaluation.sampler import ShardSampler
 from ocseg.inference.predictor import SegmentationPredictor
+from ocseg.io.atomic import write_json
 from ocseg.metrics.accumulators import BoundaryFScore, LabelConfusion
 from ocseg.metrics.scores import Scores
 

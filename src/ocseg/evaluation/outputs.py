@@ -14,10 +14,10 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ocseg.atomic import atomic_path, write_png
-from ocseg.data.image_io import read_image, read_label, write_label_png
 from ocseg.data.label_map import LabelMap
 from ocseg.errors import OcsegError
+from ocseg.io.atomic import atomic_path, write_png
+from ocseg.io.image_io import read_image, read_label, write_label_png
 
 __all__ = ["PredictionWriter", "color_image"]
 

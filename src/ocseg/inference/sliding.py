@@ -14,9 +14,9 @@ from typing import Sequence
 
 import torch
 
+from ocseg.data.resize import upsample_to
 from ocseg.inference.whole import Forward, Transforms, select_outputs
 from ocseg.inference.windows import window_boxes
-from ocseg.resize import upsample_to
 
 __all__ = ["sliding_window"]
 

@@ -1,7 +1,7 @@
 """Whole-image inference: one forward pass, outputs upsampled to the requested size.
 
 ``forward`` is any callable ``N×3×H×W → dict[str, Tensor]`` at the network's native stride
-(a :class:`~ocseg.models.Segmentor`, or a wrapper). The kept outputs go through an optional
+(a :class:`~ocseg.models.SegmentationNet`, or a wrapper). The kept outputs go through an optional
 per-key transform (e.g. softmax of SegFix's mask) *before* the bilinear, align_corners=True
 upsampling, the order of the original testers.
 """
@@ -12,7 +12,7 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
-from ocseg.resize import upsample_to
+from ocseg.data.resize import upsample_to
 
 __all__ = ["Forward", "Transforms", "select_outputs", "whole_image"]
 

@@ -32,7 +32,7 @@ import torch
 from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from ocseg.atomic import atomic_path
+from ocseg.io.atomic import atomic_path
 
 __all__ = ["AtomicCheckpointIO", "TEMP_SUFFIX", "remove_leftovers"]
 

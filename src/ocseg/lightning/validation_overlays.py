@@ -17,7 +17,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from ocseg.data.palette import resolve_palette
-from ocseg.resize import upsample_to
+from ocseg.data.resize import upsample_to
 
 __all__ = ["WandbValidationOverlays", "image_of_input"]
 

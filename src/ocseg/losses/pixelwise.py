@@ -9,8 +9,8 @@ from typing import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
+from ocseg.data.resize import upsample_to
 from ocseg.errors import OcsegError
-from ocseg.resize import upsample_to
 
 __all__ = ["full_precision", "logits_at", "check_labels", "class_weight_tensor",
            "check_class_weights", "weighted_cross_entropy", "safe_divide"]

@@ -18,9 +18,9 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassConfusionMatrix
 
+from ocseg.data.resize import upsample_to
 from ocseg.metrics.boundary import DEFAULT_BOUND_TH, boundary_f_score
 from ocseg.metrics.scores import Scores
-from ocseg.resize import upsample_to
 
 __all__ = ["BoundaryFScore", "LabelConfusion", "SegmentationMetrics", "confusion_matrix"]
 

@@ -1,6 +1,6 @@
 """Segmentation networks: backbones, heads, their composition and the model-zoo builder."""
 
 from ocseg.models.build import available_models, build_model
-from ocseg.models.segmentor import Segmentor, compose_network
+from ocseg.models.network import SegmentationNet, compose_network
 
-__all__ = ["Segmentor", "compose_network", "build_model", "available_models"]
+__all__ = ["SegmentationNet", "compose_network", "build_model", "available_models"]

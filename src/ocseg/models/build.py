@@ -2,7 +2,8 @@
 
 Composes ``conf/network.yaml`` (a model and a class count, nothing of a run) through
 :func:`ocseg.config.compose`, so it works from an installed wheel, from a notebook and inside a
-running Hydra app, and instantiates the network exactly as the tools do (``conf/net/``).
+running Hydra app, and instantiates the network exactly as the tools do
+(the ``net`` node of ``conf/network.yaml``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def build_model(name: str, num_classes: int, **overrides: Any) -> nn.Module:
     """The network of ``conf/model/<name>.yaml`` for ``num_classes`` classes, in train mode.
 
     ``overrides`` are Hydra keys: ``backbone="hrnet18"`` swaps a config group,
-    ``**{"head.mid_channels": 256}`` sets a value. Returns a :class:`~ocseg.models.Segmentor`.
+    ``**{"head.mid_channels": 256}`` sets a value. Returns a :class:`~ocseg.models.SegmentationNet`.
     """
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ocseg.atomic import write_json
+from ocseg.app.console import restored_root_logging
 from ocseg.errors import OcsegError
-from ocseg.log import restored_root_logging
+from ocseg.io.atomic import write_json
 
 __all__ = ["Stage", "Step", "plan", "run_pipeline", "subprocess_executor", "in_process_executor",
            "run_in_process", "DONE", "TOOLS"]
@@ -131,7 +131,7 @@ def run_in_process(tool: str, args: Sequence[str]) -> int:
     state and the logging setup it changes are put back afterwards (for tests)."""
     from hydra.core.global_hydra import GlobalHydra
 
-    from ocseg import cli
+    from ocseg.app import cli
     from ocseg.reproduce import submission
 
     entry = {"train": cli.train, "eval": cli.evaluate, "predict_offsets": cli.predict_offsets,

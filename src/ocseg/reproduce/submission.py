@@ -21,8 +21,8 @@ import zipfile
 from pathlib import Path
 from typing import Sequence
 
-from ocseg.atomic import atomic_path
 from ocseg.errors import OcsegError
+from ocseg.io.atomic import atomic_path
 
 __all__ = ["make_submission", "main"]
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ocseg.atomic import write_text
 from ocseg.errors import OcsegError
+from ocseg.io.atomic import write_text
 
 __all__ = ["SCENES", "SHRINK", "build_tiny_data", "tiny_overrides", "MAPILLARY_OF_CITYSCAPES"]
 

@@ -4,8 +4,8 @@ The package is grouped by pipeline stage; a stage imports only the stages listed
 
 * **encoding** (``encoding.directions``, ``encoding.distance_direction``): the 8-direction
   table and the distance / direction maths. The only part ``ocseg.models`` imports.
-* **1. ground truth files** (``ground_truth.generate``, ``ground_truth.files``; the CLI
-  ``python -m ocseg.segfix.ground_truth`` is ``ground_truth/__main__.py``): the original's
+* **1. ground truth files** (``ground_truth.generate``, ``ground_truth.files``; the tool
+  ``ocseg-segfix-gt`` runs ``ground_truth/run.py``): the original's
   ``.mat`` ground truth for a folder of labels.
 * **2. training** (``training.targets``, ``training.metrics``): targets built on the fly from
   every augmented label (``conf/task/segfix*.yaml``), the boundary / direction labels the loss
@@ -19,8 +19,8 @@ The package is grouped by pipeline stage; a stage imports only the stages listed
   that refines inside ``eval.py segfix.offsets=``.
 
 :func:`refine` refines a label map held in memory. SegFix checkpoints are loaded by
-:func:`ocseg.checkpoints.load_network`. Worker processes come from :mod:`ocseg.parallel`, ``.mat``
-files are read and written by :mod:`ocseg.matfile`, label PNGs by :mod:`ocseg.data.image_io`.
+:func:`ocseg.checkpoints.load_network`. Worker processes come from :mod:`ocseg.io.parallel`, ``.mat``
+files are read and written by :mod:`ocseg.io.matfile`, label PNGs by :mod:`ocseg.io.image_io`.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from ocseg.data.palette import resolve_palette
 from ocseg.data.preflight import check_inputs
 from ocseg.errors import OcsegError, require_output_dir
 from ocseg.evaluation import EvaluationItems, EvaluationModule, PredictionWriter, output_names
-from ocseg.log import status_logger
+from ocseg.io.status import status_logger
 from ocseg.metrics.scores import Scores
 from ocseg.metrics.table import scores_text
 from ocseg.segfix.refinement.chained import ChainedRefinement

@@ -19,11 +19,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from ocseg.checkpoints import load_network
-from ocseg.data.image_io import IMAGE_EXTENSIONS, list_images
 from ocseg.data.preflight import check_inputs
 from ocseg.errors import OcsegError, require_dir, require_output_dir, require_unique_stems
 from ocseg.evaluation.items import output_names
-from ocseg.log import status_logger
+from ocseg.io.image_io import IMAGE_EXTENSIONS, list_images
+from ocseg.io.status import status_logger
 from ocseg.segfix.offsets.module import OffsetImages, OffsetPredictionModule
 from ocseg.tasks.evaluate import build_eval_dataset
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from ocseg.atomic import write_json
 from ocseg.errors import OcsegError, require_output_dir
-from ocseg.log import status_logger
+from ocseg.io.atomic import write_json
+from ocseg.io.status import status_logger
 from ocseg.metrics.scores import Scores
 from ocseg.metrics.table import scores_text
 from ocseg.segfix.offsets.store import match_key

@@ -20,12 +20,12 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
-from ocseg.atomic import write_json
 from ocseg.checkpoints import checkpoint_kind, load_checkpoint
 from ocseg.checkpoints.stage_init import init_from_checkpoint
 from ocseg.errors import OcsegError
+from ocseg.io.atomic import write_json
+from ocseg.io.status import status_logger
 from ocseg.lightning.resume import Resume, resolve_ckpt_path
-from ocseg.log import status_logger
 from ocseg.metrics.scores import Scores, metrics_from_logged
 from ocseg.metrics.table import scores_text
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ocseg.data.prepare.common import Report, find_input, finish, locate_dir, place_file, progress, unpack
 from ocseg.errors import OcsegError
-from ocseg.log import status_logger
+from ocseg.io.status import status_logger
 
 __all__ = ["prepare"]
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from ocseg.data.image_io import CorruptFileError, read_label
 from ocseg.data.prepare.common import (
     Pair,
     Report,
@@ -29,6 +28,7 @@ from ocseg.data.prepare.common import (
     write_split,
 )
 from ocseg.errors import OcsegError, require_file
+from ocseg.io.image_io import CorruptFileError, read_label
 
 __all__ = ["prepare", "mat_label", "stuffthingmap_label"]
 

@@ -20,10 +20,10 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from ocseg.atomic import atomic_path, write_json, write_png
-from ocseg.data import image_io
 from ocseg.errors import OcsegError
-from ocseg.log import status_logger
+from ocseg.io import image_io
+from ocseg.io.atomic import atomic_path, write_json, write_png
+from ocseg.io.status import status_logger
 
 __all__ = ["Report", "LINK_MODES", "Pair", "place_file", "write_label", "write_split",
            "pair_by_stem", "list_images", "locate_dir", "find_input", "unpack", "progress",

@@ -18,8 +18,6 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ocseg.atomic import atomic_path
-from ocseg.data.image_io import read_image, read_label
 from ocseg.data.prepare.common import (
     Pair,
     Report,
@@ -32,6 +30,8 @@ from ocseg.data.prepare.common import (
     write_split,
 )
 from ocseg.errors import OcsegError
+from ocseg.io.atomic import atomic_path
+from ocseg.io.image_io import read_image, read_label
 
 __all__ = ["prepare", "short_side_size"]
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from ocseg.data.image_io import CorruptFileError
 from ocseg.data.prepare.common import Pair, Report, find_input, finish, write_split
 from ocseg.errors import OcsegError, require_file
+from ocseg.io.image_io import CorruptFileError
 
 __all__ = ["prepare", "CONTEXT59_IDS", "context59_label"]
 

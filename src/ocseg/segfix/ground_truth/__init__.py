@@ -3,7 +3,7 @@
 
 * :mod:`~ocseg.segfix.ground_truth.generate` — label folder → ``.mat`` files, in parallel;
 * :mod:`~ocseg.segfix.ground_truth.files` — the ``.mat`` layout (write / read);
-* :mod:`~ocseg.segfix.ground_truth.run` — ``ocseg-segfix-gt`` (also ``python -m ocseg.segfix.ground_truth``).
+* :mod:`~ocseg.segfix.ground_truth.run` — ``ocseg-segfix-gt``.
 
 The maths is :mod:`ocseg.segfix.encoding.distance_direction`.
 """

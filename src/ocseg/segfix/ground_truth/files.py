@@ -1,5 +1,5 @@
 """Files of the SegFix ground truth: the original's ``.mat`` layout (``dir_deg``, ``depth``,
-``deg_reduce``), written and read back. (Label PNGs are read by :mod:`ocseg.data.image_io`.)
+``deg_reduce``), written and read back. (Label PNGs are read by :mod:`ocseg.io.image_io`.)
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from ocseg.atomic import atomic_path
 from ocseg.errors import OcsegError
-from ocseg.matfile import write_mat
+from ocseg.io.atomic import atomic_path
+from ocseg.io.matfile import write_mat
 from ocseg.segfix.encoding.distance_direction import DTOffsets
 
 __all__ = ["write_ground_truth", "read_ground_truth"]
@@ -34,7 +34,7 @@ def read_ground_truth(path: str | Path) -> DTOffsets:
     if missing:
         raise OcsegError(
             f"'{p}' has no {missing} entries; it is not a SegFix ground-truth file (expected keys "
-            "dir_deg, depth, deg_reduce, as written by python -m ocseg.segfix.ground_truth)"
+            "dir_deg, depth, deg_reduce, as written by ocseg-segfix-gt)"
         )
     return DTOffsets(depth=np.asarray(mat["depth"], np.uint8),
                      dir_deg=np.asarray(mat["dir_deg"], np.uint8),

@@ -1,4 +1,4 @@
-"""The original SegFix ground truth for a folder of labels (``python -m ocseg.segfix.ground_truth``
+"""The original SegFix ground truth for a folder of labels (``ocseg-segfix-gt``
 runs it from the command line): writes ``<output>/<stem>.mat`` (``dir_deg``, ``depth``,
 ``deg_reduce``) for every ``<stem>.png`` matched by ``glob`` under ``input``, as the original's
 ``dt_offset_generator.py`` (semantic: label ids → train ids, classes with ≥ 100 pixels) and
@@ -16,10 +16,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ocseg.data.image_io import read_label_png
 from ocseg.data.preflight import check_inputs
 from ocseg.errors import OcsegError, require_dir, require_output_dir, require_unique_stems
-from ocseg.parallel import run_parallel
+from ocseg.io.image_io import read_label_png
+from ocseg.io.parallel import run_parallel
 from ocseg.segfix.encoding.distance_direction import (
     MIN_CLASS_PIXELS,
     DTOffsets,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ocseg.log import status_logger
+from ocseg.io.status import status_logger
 from ocseg.segfix.ground_truth.generate import dataset_label_ids, generate_ground_truth
 
 __all__ = ["run"]

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ocseg.atomic import atomic_path
 from ocseg.errors import OcsegError
-from ocseg.matfile import array_shape, read_int8_array, write_mat
+from ocseg.io.atomic import atomic_path
+from ocseg.io.matfile import array_shape, read_int8_array, write_mat
 
 __all__ = ["OFFSET_SUFFIXES", "SparseOffsets", "offsets_size", "read_offsets", "write_offsets"]
 

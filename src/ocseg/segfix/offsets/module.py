@@ -19,8 +19,8 @@ from lightning.pytorch import LightningModule
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ocseg.data.image_io import read_image
 from ocseg.evaluation.sampler import ShardSampler
+from ocseg.io.image_io import read_image
 from ocseg.segfix.offsets.files import SparseOffsets, write_offsets
 from ocseg.segfix.offsets.prediction import OffsetPredictor
 from ocseg.segfix.offsets.preview import write_offset_preview

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ocseg.data.image_io import write_label_png
+from ocseg.io.image_io import write_label_png
 
 __all__ = ["offset_codes", "preview_palette", "write_offset_preview"]
 

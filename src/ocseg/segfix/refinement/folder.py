@@ -22,11 +22,11 @@ from typing import Mapping
 
 import numpy as np
 
-from ocseg.atomic import atomic_path
-from ocseg.data.image_io import read_label_png, write_label_png
 from ocseg.data.label_map import LabelMap
 from ocseg.errors import OcsegError, require_dir, require_output_dir
-from ocseg.parallel import run_parallel
+from ocseg.io.atomic import atomic_path
+from ocseg.io.image_io import read_label_png, write_label_png
+from ocseg.io.parallel import run_parallel
 from ocseg.segfix.offsets.store import OffsetRef, OffsetStore, load_offsets, match_key, offsets_size_of
 from ocseg.segfix.refinement.gather import INSTANCE_SCALE, SEMANTIC_SCALE, refine_labels, refine_masks
 
@@ -159,7 +159,7 @@ def _instance(job: _Job) -> _Result:
 
 def _inputs(input_dir: Path, mode: str, glob: str | None) -> list[Path]:
     pattern = glob or ("**/*.png" if mode == "semantic" else "**/*_pred.txt")
-    # hidden files left out: a killed run's temporary files (ocseg.atomic) are not inputs
+    # hidden files left out: a killed run's temporary files (ocseg.io.atomic) are not inputs
     files = sorted(p for p in input_dir.glob(pattern) if p.is_file() and not p.name.startswith("."))
     if not files:
         what = "label PNGs" if mode == "semantic" else "instance submissions (*_pred.txt)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from ocseg.resize import upsample_to
+from ocseg.data.resize import upsample_to
 from ocseg.segfix.training.targets import MAX_DISTANCE, boundary_target, direction_target
 
 __all__ = ["SegFixMetrics"]

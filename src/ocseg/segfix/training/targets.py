@@ -10,7 +10,7 @@ Pixels in no class (ignore, or classes under 100 pixels) get distance 0 and angl
 in the files; ignored pixels are masked by the label in the loss and metrics.
 
 :class:`SegFixInstanceTargets` is the instance variant (``task=segfix_instance``): the same
-generator as ``python -m ocseg.segfix.ground_truth kind=instance`` run on the augmented
+generator as ``ocseg-segfix-gt kind=instance`` run on the augmented
 instance-id map (Cityscapes ``*_instanceIds.png``), which the dataset carries through the
 augmentation next to the label.
 

@@ -23,7 +23,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ocseg.atomic import write_json, write_text
+from ocseg.io.atomic import write_json, write_text
 
 __all__ = ["SweepSummary", "collect_jobs", "summary_rows"]
 

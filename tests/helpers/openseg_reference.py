@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 #: facts collected from the original (key lists, worked examples, the seeded-weights rule)
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openseg"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openseg"
 
 #: ocseg model → (original model_name, keys.json stem or None, backbone donor stem)
 ORIGINALS = {

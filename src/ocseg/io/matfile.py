@@ -246,7 +246,7 @@ def _matrix(name: str, value) -> bytes:
 def write_mat(path: str | Path, arrays: dict) -> None:
     """Write numeric ``arrays`` (name → array or number) to ``path`` as a compressed level-5
     ``.mat`` file, as ``scipy.io.savemat(..., do_compression=True)`` does (not atomic: pass a
-    temporary path, see :func:`ocseg.atomic.atomic_path`)."""
+    temporary path, see :func:`ocseg.io.atomic.atomic_path`)."""
     text = b"MATLAB 5.0 MAT-file, written by ocseg"
     parts = [text.ljust(116, b" ") + b"\0" * 8 + struct.pack("<H", 0x0100) + b"IM"]
     for name, value in arrays.items():

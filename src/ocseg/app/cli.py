@@ -171,7 +171,7 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
     ``complete`` (``"package.module:function"``, ``args -> args``) when given."""
     if "--help" in sys.argv[1:] or "-h" in sys.argv[1:]:
         # Hydra's own --help takes seconds to list the groups; the same text, without Hydra
-        from ocseg.tool_help import help_text
+        from ocseg.app.tool_help import help_text
 
         print(help_text(config_name))
         return None
@@ -188,7 +188,7 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
         sys.argv[1:] = _function(complete)(sys.argv[1:])
 
     def app(cfg: DictConfig) -> Any:
-        from ocseg.log import lightning_to_run_log
+        from ocseg.app.console import lightning_to_run_log
 
         function = _function(task)  # imports the task's libraries (Lightning for most)
         lightning_to_run_log()
@@ -221,7 +221,10 @@ def refine() -> Any:
 
 
 def prepare() -> Any:
-    """``ocseg-prepare``: :func:`ocseg.data.prepare.run.prepare`."""
+    """``ocseg-prepare``: :func:`ocseg.data.prepare.run.prepare`; a first bare word is taken as
+    the dataset (``ocseg-prepare lip raw_dir=…`` is ``ocseg-prepare dataset=lip raw_dir=…``)."""
+    if len(sys.argv) > 1 and "=" not in sys.argv[1] and not sys.argv[1].startswith("-"):
+        sys.argv[1] = f"dataset={sys.argv[1]}"
     return hydra_app("prepare", "ocseg.data.prepare.run:prepare")
 
 

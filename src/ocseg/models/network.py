@@ -16,10 +16,10 @@ from ocseg.errors import OcsegError
 from ocseg.models.fuse import fold_batchnorms
 from ocseg.models.layers.norm_act import norm_act_slope, set_norm_act_slope
 
-__all__ = ["Segmentor", "compose_network"]
+__all__ = ["SegmentationNet", "compose_network"]
 
 
-class Segmentor(nn.Module):
+class SegmentationNet(nn.Module):
     """``head(backbone(x))``; returns the head's dict (``{"out", "aux"}`` or SegFix's
     ``{"mask", "direction"}``) at the head's native stride, not upsampled.
 
@@ -36,7 +36,7 @@ class Segmentor(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.head(self.backbone(x))
 
-    def fuse_for_inference(self) -> "Segmentor":
+    def fuse_for_inference(self) -> "SegmentationNet":
         """An inference-only copy: eval mode, no gradients, every BatchNorm that directly follows a
         conv folded into it (:mod:`ocseg.models.fuse`), conv weights in ``channels_last`` (so the
         activations follow after the first conv: oneDNN then skips the reorders to and from its
@@ -51,7 +51,7 @@ class Segmentor(nn.Module):
         fused.inference_only = True
         return fused
 
-    def train(self, mode: bool = True) -> "Segmentor":
+    def train(self, mode: bool = True) -> "SegmentationNet":
         if mode and getattr(self, "inference_only", False):
             raise OcsegError("this network was fused for inference (fuse_for_inference) and cannot "
                              "train; train the unfused network it was made from")
@@ -65,6 +65,6 @@ class Segmentor(nn.Module):
             set_norm_act_slope(self, float(state["norm_act_negative_slope"]))
 
 
-def compose_network(backbone: nn.Module, head: Callable[..., nn.Module], num_classes: int) -> Segmentor:
+def compose_network(backbone: nn.Module, head: Callable[..., nn.Module], num_classes: int) -> SegmentationNet:
     """Complete a partially configured head with the backbone's channels and the class count."""
-    return Segmentor(backbone, head(in_channels=list(backbone.out_channels), num_classes=num_classes))
+    return SegmentationNet(backbone, head(in_channels=list(backbone.out_channels), num_classes=num_classes))

@@ -21,6 +21,16 @@ from PIL import Image
 H, W = 24, 32  # every fake image is 24×32 (H×W) unless a test makes another
 
 
+#: every dataset family with a fake download (the real layouts, tiny images)
+DATASETS = ["cityscapes", "ade20k", "pascal_context", "coco_stuff", "lip", "mapillary",
+            "mapillary_cityscapes", "folder"]
+
+# tiny sizes: fake images are 24×32 (Mapillary 30×40)
+SIZES = {"ade20k": ["dataset.base_size=24"], "pascal_context": ["dataset.base_size=24"],
+         "coco_stuff": ["dataset.base_size=24"], "lip": ["dataset.resize_to=[24,24]"],
+         "mapillary": ["dataset.base_size=24"], "mapillary_cityscapes": ["dataset.base_size=24"]}
+
+
 def _image(rng: np.random.RandomState, h: int = H, w: int = W) -> np.ndarray:
     return rng.randint(0, 256, (h, w, 3)).astype(np.uint8)
 
@@ -31,7 +41,8 @@ def _blocks(rng: np.random.RandomState, ids, h: int = H, w: int = W, dtype=np.ui
     return np.kron(small, np.ones((4, 4), dtype=np.int64))[:h, :w].astype(dtype)
 
 
-def _png(path: Path, array: np.ndarray) -> None:
+def write_png(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` as a PNG at ``path`` (folders created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(path), array)
 
@@ -57,15 +68,15 @@ def cityscapes_raw(raw: Path, seed: int = 0) -> dict:
                               ("test", None, ["berlin"]), ("train_extra", "gtCoarse", ["augsburg"])):
         for k, city in enumerate(cities):
             stem = f"{city}_000000_{k:06d}"
-            _png(raw / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png", _image(rng))
+            write_png(raw / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png", _image(rng))
             label = _blocks(rng, ids)
             made[(split, stem)] = label
             if gt is not None:
                 d = raw / gt / split / city
-                _png(d / f"{stem}_{gt}_labelIds.png", label)
+                write_png(d / f"{stem}_{gt}_labelIds.png", label)
                 instance = label.astype(np.uint16) * 1000 + (label == 26)
-                _png(d / f"{stem}_{gt}_instanceIds.png", instance)
-                _png(d / f"{stem}_{gt}_color.png", _image(rng))  # not needed by the loader
+                write_png(d / f"{stem}_{gt}_instanceIds.png", instance)
+                write_png(d / f"{stem}_{gt}_color.png", _image(rng))  # not needed by the loader
     return made
 
 
@@ -77,9 +88,9 @@ def ade20k_raw(raw: Path, seed: int = 0) -> dict:
     for split, folder, n in (("train", "training", 3), ("val", "validation", 2)):
         for i in range(1, n + 1):
             name = f"ADE_{split}_{i:08d}"
-            _png(src / "images" / folder / f"{name}.jpg", _image(rng))
+            write_png(src / "images" / folder / f"{name}.jpg", _image(rng))
             made[(split, name)] = _blocks(rng, [0, 1, 2, 75, 150])
-            _png(src / "annotations" / folder / f"{name}.png", made[(split, name)])
+            write_png(src / "annotations" / folder / f"{name}.png", made[(split, name)])
     (src / "objectInfo150.txt").write_text("Idx\tRatio\tTrain\tVal\tName\n")
     _zip(src, raw / "ADEChallengeData2016.zip")
     shutil.rmtree(raw / "unzipped")
@@ -105,7 +116,7 @@ def pascal_context_raw(raw: Path, seed: int = 0) -> dict:
         (voc / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
         (voc / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(ids) + "\n")
         for name in ids:
-            _png(voc / "JPEGImages" / f"{name}.jpg", _image(rng))
+            write_png(voc / "JPEGImages" / f"{name}.jpg", _image(rng))
             label = _blocks(rng, [*CONTEXT_IDS_IN, *CONTEXT_IDS_OUT], dtype=np.uint16)
             mats.mkdir(parents=True, exist_ok=True)
             scipy.io.savemat(str(mats / f"{name}.mat"), {"LabelMap": label})
@@ -123,11 +134,11 @@ def lip_raw(raw: Path, seed: int = 0) -> dict:
     for split, n in (("train", 3), ("val", 2)):
         for i in range(n):
             name = f"{100 + i}_{i:07d}"
-            _png(raw / "TrainVal_images" / f"{split}_images" / f"{name}.jpg", _image(rng))
+            write_png(raw / "TrainVal_images" / f"{split}_images" / f"{name}.jpg", _image(rng))
             made[(split, name)] = _blocks(rng, list(range(20)))
-            _png(raw / "TrainVal_parsing_annotations" / f"{split}_segmentations" / f"{name}.png",
+            write_png(raw / "TrainVal_parsing_annotations" / f"{split}_segmentations" / f"{name}.png",
                  made[(split, name)])
-    _png(raw / "Testing_images" / "testing_images" / "999_0000001.jpg", _image(rng))
+    write_png(raw / "Testing_images" / "testing_images" / "999_0000001.jpg", _image(rng))
     return made
 
 
@@ -144,7 +155,7 @@ def coco_stuff_raw(raw: Path, seed: int = 0) -> dict:
         (raw / "imageLists").mkdir(parents=True, exist_ok=True)
         (raw / "imageLists" / listing).write_text("\n".join(names) + "\n")
         for name in names:
-            _png(raw / "images" / f"{name}.jpg", _image(rng))
+            write_png(raw / "images" / f"{name}.jpg", _image(rng))
             label = _blocks(rng, COCO_IDS)
             (raw / "annotations").mkdir(parents=True, exist_ok=True)
             scipy.io.savemat(str(raw / "annotations" / f"{name}.mat"),
@@ -167,14 +178,14 @@ def mapillary_raw(raw: Path, names: list[str], seed: int = 0) -> dict:
     for split, folder, n in (("train", "training", 2), ("val", "validation", 1)):
         for i in range(n):
             name = f"{folder[:3]}{i:019d}"
-            _png(root / folder / "images" / f"{name}.jpg", _image(rng, 30, 40))
+            write_png(root / folder / "images" / f"{name}.jpg", _image(rng, 30, 40))
             label = _blocks(rng, [0, 2, 13, 27, 55, 65], 30, 40)
             im = Image.fromarray(label, mode="P")
             im.putpalette(palette.tolist() + [0] * (768 - len(palette)))
             (root / folder / "v1.2" / "labels").mkdir(parents=True, exist_ok=True)
             im.save(root / folder / "v1.2" / "labels" / f"{name}.png")
             made[(split, name)] = label
-    _png(root / "testing" / "images" / "tst0000000000000000000.jpg", _image(rng, 30, 40))
+    write_png(root / "testing" / "images" / "tst0000000000000000000.jpg", _image(rng, 30, 40))
     return made
 
 
@@ -186,9 +197,9 @@ def folder_raw(root: Path, seed: int = 0, with_classes: bool = True) -> dict:
     for split, n in (("train", 2), ("val", 1)):
         for i in range(n):
             name = f"sub/img{i}"
-            _png(root / "images" / split / f"{name}.png", _image(rng))
+            write_png(root / "images" / split / f"{name}.png", _image(rng))
             made[(split, name)] = _blocks(rng, [0, 1, 7, 255] if with_classes else [0, 1, 2, 255])
-            _png(root / "labels" / split / f"{name}.png", made[(split, name)])
+            write_png(root / "labels" / split / f"{name}.png", made[(split, name)])
     if with_classes:
         (root / "classes.yaml").write_text(
             "names: [background, cat, dog]\n"
@@ -201,7 +212,7 @@ def folder_raw(root: Path, seed: int = 0, with_classes: bool = True) -> dict:
 def mapillary_names() -> list[str]:
     import yaml
 
-    conf = Path(__file__).resolve().parents[1] / "conf" / "dataset" / "mapillary.yaml"
+    conf = Path(__file__).resolve().parents[2] / "conf" / "dataset" / "mapillary.yaml"
     return yaml.safe_load(conf.read_text())["mapillary_names"]
 
 

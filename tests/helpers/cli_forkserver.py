@@ -4,7 +4,7 @@ Importing Lightning takes 10–20 s on a busy 2-core machine; a table of 25 bad-
 plain subprocesses would spend minutes importing. This process imports the tools' libraries
 once, then for each request (one JSON line on stdin: ``tool``, ``args``, ``cwd``, ``stdout``,
 ``stderr``; optionally ``kill_when``: ``folder``, ``pattern``, ``count``) forks a fresh child
-that runs the console script's function (``ocseg.cli.<tool>``, exactly what ``ocseg-<tool>``
+that runs the console script's function (``ocseg.app.cli.<tool>``, exactly what ``ocseg-<tool>``
 runs) with ``sys.argv`` set, its stdout/stderr going to the given files, and answers one JSON
 line ``{"rc": <exit status>}`` (-9 when ``kill_when`` killed it once that many output files
 existed: an interrupted run). The child is a new process, so its
@@ -30,11 +30,11 @@ def _child(request: dict) -> None:
         os.close(target)
     code = 1
     try:
-        import ocseg.cli
+        import ocseg.app.cli
 
         os.chdir(request["cwd"])
         sys.argv = [f"ocseg-{request['tool']}", *request["args"]]
-        getattr(ocseg.cli, request["function"])()
+        getattr(ocseg.app.cli, request["function"])()
         code = 0
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
@@ -70,7 +70,7 @@ def main() -> None:
     import lightning.pytorch  # noqa: F401 - the slow imports every child shares
     import torch  # noqa: F401
 
-    import ocseg.cli  # noqa: F401
+    import ocseg.app.cli  # noqa: F401
     import ocseg.tasks.evaluate  # noqa: F401
     import ocseg.tasks.predict_offsets  # noqa: F401
     import ocseg.tasks.train  # noqa: F401
@@ -92,7 +92,7 @@ class ForkServer:
     """The client: starts the server and runs one request at a time."""
 
     def __init__(self) -> None:
-        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"),
+        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"),
                    OMP_NUM_THREADS="1")
         self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve())],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)

@@ -6,7 +6,7 @@ unchanged (8 or 16 bit). Palette PNGs (PASCAL/Mapillary style, and the colour im
 writes) are read as their palette indices, which is what their pixels mean, not as the colours
 OpenCV would expand them to; a PNG's header says whether it is one, so it is decoded once.
 Label PNGs are written atomically, palette PNGs with their palette. The common PNG layouts are
-decoded and encoded by :mod:`ocseg.data.png` (zlib-ng, vectorised row filters), the rest by
+decoded and encoded by :mod:`ocseg.io.png` (zlib-ng, vectorised row filters), the rest by
 OpenCV / Pillow.
 """
 
@@ -19,9 +19,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ocseg.atomic import atomic_path
-from ocseg.data.png import decode_png, encode_png
 from ocseg.errors import OcsegError
+from ocseg.io.atomic import atomic_path
+from ocseg.io.png import decode_png, encode_png
 
 __all__ = ["IMAGE_EXTENSIONS", "CorruptFileError", "list_images", "read_image", "read_label",
            "read_label_png", "palette_image", "write_label_png", "check_same_size"]
@@ -31,7 +31,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_PALETTE = 3  # IHDR colour type of indexed PNGs
-# for what ocseg.data.png does not encode: zlib level 1 without row filters, several times
+# for what ocseg.io.png does not encode: zlib level 1 without row filters, several times
 # faster to write and to read back than the defaults, for label maps that compress well anyway
 _PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE] \
     if hasattr(cv2, "IMWRITE_PNG_FILTER") else [cv2.IMWRITE_PNG_COMPRESSION, 1]
