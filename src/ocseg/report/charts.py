@@ -139,13 +139,16 @@ def line_chart(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], t
         for label, x, y in series:
             ax.plot(x, y, label=label, marker="o" if len(x) < 12 else None, markersize=3.5,
                     linewidth=1.4)
+        from matplotlib.ticker import MaxNLocator
+
         if log:
             ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        if len(series) > 1:
-            ax.legend(fontsize=7, ncols=2 if len(series) > 4 else 1)
+        if len(series) > 1:   # beside the axes: never over a line
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return to_uri(fig)
 
 
