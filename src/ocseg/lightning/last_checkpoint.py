@@ -73,7 +73,7 @@ class LastCheckpoint(OnExceptionCheckpoint):
             self._save(trainer)
         cause = "SIGTERM" if isinstance(exception, SIGTERMException) else "Ctrl-C"
         log.warning("%s: training stopped after step %d; %s holds that state. Resume with the same "
-                    "command plus ckpt_path=last (README, When things go wrong)", cause,
+                    "command plus ckpt_path=last (docs/troubleshooting.md)", cause,
                     trainer.global_step, self.saved_path)
 
     def teardown(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:

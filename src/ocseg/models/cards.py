@@ -7,8 +7,8 @@ with their published scores, and marks test fixtures, which user-facing lists le
 YAML already says the card reads from it instead of repeating it (:attr:`ModelCard.normalize`,
 :attr:`~ModelCard.task`, :attr:`~ModelCard.outputs`, :attr:`~ModelCard.test_backbone`), so a new
 model is one YAML file and one card entry, and the model tests pick it up unchanged. The model
-list, the original-layout table, the README zoo table (``bench/models.py --readme``) and the
-model tests are views of :data:`CARDS`.
+list, the original-layout table, the model tables of docs/models.md and README
+(``bench/models.py --docs``) and the model tests are views of :data:`CARDS`.
 
 Released files and scores: the original's ``MODEL_ZOO.md`` (branch ``master``; line numbers in
 the comments). Released files are InPlace-ABN-era checkpoints, which
@@ -220,7 +220,7 @@ _CARDS = (
               test_only=True),
 )
 
-#: Every model, by ``model=`` name, in the README's order (the original zoo first).
+#: Every model, by ``model=`` name, in the docs' table order (the original zoo first).
 CARDS: dict[str, ModelCard] = {c.name: c for c in _CARDS}
 
 
