@@ -180,10 +180,19 @@ def load(path: str | Path, *, model: str | None = None, dataset: str | None = No
     An ocseg checkpoint needs nothing else (``model=``/``dataset=``, when given, must agree with
     it). An original openseg ``.pth`` needs ``model=`` and ``dataset=`` or ``num_classes=``;
     ``overrides`` are then Hydra keys of the network (``backbone="hrnet18"``, …).
+    ``"zoo:<experiment>"`` is the original's released file of that model-zoo row, downloaded on
+    first use (its model and dataset are known).
     ``trust_checkpoint`` unpickles anything the file holds (only for files you trust).
     """
     from ocseg.checkpoints import load_network, read_checkpoint
     from ocseg.checkpoints.ocseg import stored_config
+    from ocseg.checkpoints.zoo import is_zoo_name, zoo_checkpoint, zoo_entry
+
+    if is_zoo_name(path):
+        entry = zoo_entry(path)
+        model = model or entry.model
+        dataset = dataset or (entry.dataset if num_classes is None else None)
+        path = zoo_checkpoint(path)
 
     stored = stored_config(read_checkpoint(path, trust=trust_checkpoint))
     cfg = _network_config(path, stored, model, dataset, num_classes, overrides)

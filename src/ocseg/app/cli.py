@@ -31,8 +31,10 @@ __all__ = ["run_task", "user_message", "composition_message", "hydra_app", "trai
            "refine", "prepare", "segfix_ground_truth"]
 
 EXIT_USER_ERROR = 2
-# model=/dataset= of an ocseg checkpoint added to the command line (eval, predict_offsets)
+# model=/dataset= of an ocseg checkpoint added to the command line (predict_offsets, export);
+# eval takes a zoo:<name>'s experiment= (the row's recipe and test protocol) instead
 _FROM_CHECKPOINT = "ocseg.checkpoints.identity:checkpoint_overrides"
+_FROM_CHECKPOINT_OR_RECIPE = "ocseg.checkpoints.identity:recipe_overrides"
 
 
 def _chain(exc: BaseException | None):
@@ -206,7 +208,7 @@ def train() -> Any:
 
 def evaluate() -> Any:
     """``ocseg-eval``: :func:`ocseg.tasks.evaluate.evaluate`."""
-    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate", complete=_FROM_CHECKPOINT)
+    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate", complete=_FROM_CHECKPOINT_OR_RECIPE)
 
 
 def predict_offsets() -> Any:
