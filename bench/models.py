@@ -123,6 +123,8 @@ def _weights(card: ModelCard) -> tuple[str, str]:
         if w.url:
             files.append(f"[`{w.file}`]({w.url})" if w.file else f"[{w.note}]({w.url})")
             files[-1] += f" ({trained}{'; ' + w.note if w.note and w.file else ''})"
+            if w.downloadable and w.experiment:      # ckpt_path=zoo:<experiment>, ocseg.load("zoo:…")
+                files[-1] += f" `zoo:{w.experiment}`"
         else:
             files.append(f"no file released ({trained}{'; ' + w.note if w.note else ''})")
         scores.append(_scores(w))

@@ -28,19 +28,24 @@ count 2 × multiply-adds: torch's with ``torch.utils.flop_counter`` on the meta 
 file's from its convolutions and matrix products (the shapes of one run), so a head whose
 auxiliary output the export leaves out shows fewer FLOPs on the ONNX sides.
 
-The float32 peak is derived from the CPU, not measured: threads × clock × 2 FMA units × 8 float32
-lanes (one 256-bit AVX2/FMA operation) × 2 FLOPs per FMA. The clock is the ``cpu MHz`` of
-``/proc/cpuinfo`` (``--ghz`` overrides it: a turbo clock, or a VM that reports the base clock);
-``--lanes 16`` for cores with two 512-bit FMA units (AMD's Zen 4 runs AVX-512 on 256-bit units,
-so 8 stays right there). As a check, the rate of one large float32 matrix product
-(``torch.mm``, 2048², the same threads) is reported beside it.
+The float32 peak is derived from the CPU: threads × clock × 2 FMA units × 8 float32 lanes (one
+256-bit AVX2/FMA operation) × 2 FLOPs per FMA. ``--lanes 16`` for cores with two 512-bit FMA units
+(AMD's Zen 4 runs AVX-512 on its 256-bit units, so 8 stays right there). The clock is measured,
+since a VM's ``/proc/cpuinfo`` shows the base clock while a busy core runs at its boost clock: a
+chain of dependent 64-bit integer additions (one cycle each on every x86-64 core) runs as machine
+code through ``ctypes``, and the fastest of five runs gives the cycles per second (``--ghz``
+overrides it; other processors fall back to ``cpu MHz``). As a check, the rate of one large
+float32 matrix product (``torch.mm``, 2048²) is reported beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import mmap
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -80,29 +85,55 @@ def cpu_ghz() -> float | None:
     return None
 
 
+def measured_ghz(iterations: int = 20_000_000, chain: int = 16) -> float | None:
+    """The core's clock: ``chain`` dependent ``add rax, 1`` per loop iteration (one cycle each),
+    run as machine code; the fastest of five runs, in process CPU time. None off x86-64 Linux."""
+    if platform.machine() not in ("x86_64", "AMD64") or not hasattr(mmap, "PROT_EXEC"):
+        return None
+    body = b"\x48\x83\xc0\x01" * chain + b"\x48\xff\xcf"                 # add rax, 1 (×chain); dec rdi
+    code = b"\x31\xc0" + body + bytes([0x75, 256 - len(body) - 2]) + b"\xc3"   # xor eax; …; jnz; ret
+    try:
+        page = mmap.mmap(-1, len(code), prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    except OSError:                                                       # no executable memory here
+        return None
+    page.write(code)
+    adds = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(ctypes.addressof(ctypes.c_char.from_buffer(page)))
+    adds(1000)
+    best = float("inf")
+    for _ in range(5):
+        start = time.process_time()
+        assert adds(iterations) == chain * iterations
+        best = min(best, time.process_time() - start)
+    return chain * iterations / best / 1e9
+
+
 def fp32_peak(threads: int, ghz: float | None, lanes: int) -> dict:
     """The derived float32 FMA peak (GFLOP/s) and how it was derived."""
     flags = cpu_flags()
-    ghz = ghz or cpu_ghz()
+    source = "--ghz"
+    if ghz is None:
+        ghz, source = measured_ghz(), "measured"
+    if ghz is None:
+        ghz, source = cpu_ghz(), "cpu MHz of /proc/cpuinfo"
     if ghz is None or not {"avx2", "fma"} <= flags:
-        return {"gflops": None, "how": "unknown: no cpu MHz or no AVX2/FMA in /proc/cpuinfo (pass --ghz)"}
+        return {"gflops": None, "how": "unknown: no clock or no AVX2/FMA in /proc/cpuinfo (pass --ghz)"}
     peak = threads * ghz * FMA_UNITS * lanes * FLOPS_PER_FMA
-    return {"gflops": peak, "how": f"{threads} thread(s) × {ghz:.3f} GHz × {FMA_UNITS} FMA units × {lanes} "
-                                   f"fp32 lanes × {FLOPS_PER_FMA} FLOPs/FMA", "avx512f": "avx512f" in flags}
+    return {"gflops": peak, "ghz": ghz, "nominal_ghz": cpu_ghz(), "avx512f": "avx512f" in flags,
+            "how": f"{threads} thread(s) × {ghz:.2f} GHz ({source}) × {FMA_UNITS} FMA units × {lanes} fp32 "
+                   f"lanes × {FLOPS_PER_FMA} FLOPs/FMA"}
 
 
-def matmul_rate(threads: int, n: int = 2048, repeats: int = 5) -> float:
-    """GFLOP/s of a float32 ``n×n`` matrix product on ``threads`` threads (best of ``repeats``)."""
+def matmul_rate(clock, n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of a float32 ``n×n`` matrix product on torch's threads (best of ``repeats``,
+    timed with ``clock``)."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    best = float("inf")
+    for _ in range(repeats):
+        start = clock()
+        a @ b
+        best = min(best, clock() - start)
     return 2 * n ** 3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 # -- FLOPs -------------------------------------------------------------------------------------------
@@ -261,7 +292,7 @@ def _print(row: dict) -> None:
               f"max diff {r['max_rel_diff']:.1e}", flush=True)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--size", type=int, nargs=2, default=[256, 512], metavar=("H", "W"))
@@ -274,14 +305,14 @@ def main() -> None:
     parser.add_argument("--lanes", type=int, default=8, help="fp32 lanes per FMA unit (8: 256-bit AVX2)")
     parser.add_argument("--quick", action="store_true", help="64×128, 2 repeats, the torchscript exporter")
     parser.add_argument("--json", default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.quick:
         args.size, args.repeats, args.exporter = [64, 128], 2, "torchscript"
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     peak = fp32_peak(args.threads, args.ghz, args.lanes) if args.device == "cpu" else \
         {"gflops": None, "how": "a CPU's only"}
-    measured = matmul_rate(args.threads)
+    measured = matmul_rate(CLOCKS[args.clock])
     print(f"{cpu_model()}, {args.threads} thread(s), input 1×3×{args.size[0]}×{args.size[1]}, {args.clock} "
           f"clock, {args.exporter} exporter")
     print(f"fp32 peak {peak['gflops'] or 0:.1f} GFLOP/s ({peak['how']}); a 2048² torch.mm runs at "
@@ -295,6 +326,7 @@ def main() -> None:
               "peak": peak, "matmul_gflop_per_s": measured, "rows": rows}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 if __name__ == "__main__":
