@@ -128,6 +128,19 @@ def test_download_shows_progress_and_is_reused_without_network(server, capfd, mo
     assert server.requests[SEGFIX_PATH] == 1
 
 
+def test_training_takes_zoo_names_to_resume_or_initialise_from(server):
+    """``train.py ckpt_path=zoo:…`` (an original file: the network starts from it) and
+    ``init_from=zoo:…`` read the same cached file, fetched once."""
+    from ocseg.checkpoints.stage_init import init_from_checkpoint
+    from ocseg.lightning.resume import resolve_ckpt_path
+
+    server.add(SEGFIX_PATH, _tiny_original_segfix())
+    resume = resolve_ckpt_path(f"zoo:{SEGFIX}", cache_dir() / "run", cache_dir() / "runs", [])
+    assert resume.path == cached_file(zoo_entry(SEGFIX)) and "state_dict" in resume.checkpoint
+    report = init_from_checkpoint(build_model("segfix_hrnet2x20", 19, backbone="hrnet_tiny"), f"zoo:{SEGFIX}")
+    assert report.loaded == report.total and server.requests[SEGFIX_PATH] == 1
+
+
 def test_offline_without_the_file_names_the_url_and_where_to_put_it(server, monkeypatch):
     dead = closed_port_url()
     monkeypatch.setenv("OCSEG_ZOO_URL", dead)

@@ -91,6 +91,16 @@ def default_size(config: Mapping[str, Any]) -> tuple[int, int]:
     return int(size[0]), int(size[1])
 
 
+def _require_packages(exporter: str, verify: bool) -> None:
+    """One error naming the extra when a package the export needs is not installed."""
+    import importlib.util
+
+    needed = ["onnx"] + (["onnxscript"] if exporter == "dynamo" else []) + (["onnxruntime"] if verify else [])
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise OcsegError(f"exporting needs {', '.join(missing)}: pip install 'ocseg[onnx]'")
+
+
 @contextlib.contextmanager
 def _quiet() -> Any:
     """The exporters' progress prints and warnings (a missing torchvision, deprecations) off."""
@@ -171,6 +181,7 @@ def export(model: Any, path: str | Path, *, height: int | None = None, width: in
     """
     if exporter not in EXPORTERS:
         raise OcsegError(f"exporter={exporter!r}: use one of {', '.join(EXPORTERS)}")
+    _require_packages(exporter, verify)
     path = Path(path)
     if path.suffix != ".onnx":
         raise OcsegError(f"output='{path}': the file name must end in .onnx")
