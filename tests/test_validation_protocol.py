@@ -66,8 +66,7 @@ def _eval_miou(cfg, out: Path) -> tuple[float, dict]:
     return scores_from_confusion(total)["mIoU"], json.loads((out / "metrics.json").read_text())
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.parametrize("family", list(FAMILIES))  # each ~7 s
 def test_last_validation_is_eval_py_on_the_checkpoint(family, fakes, tmp_path, single_thread):
     from ocseg.tasks.evaluate import evaluate
     from ocseg.tasks.train import train
@@ -128,3 +127,19 @@ def test_validation_loss_sees_the_label_laid_out_like_the_network_input():
     # a multi-scale protocol has no single network input: no loss
     ms = predict_by_protocol(net, SegmentationPredictor(scales=[0.5, 1.0]), images[:1], labels[:1], 255)
     assert ms.outputs is None and ms.target is None and len(ms.logits) == 1
+
+
+def test_ddp_validation_scores_every_image_once(tiny_cfg):
+    """Under DDP the val split is shared out without DistributedSampler's padding duplicates
+    (4 images on 3 processes: 2 + 1 + 1, as eval.py shares them), so the summed confusion matrix
+    counts each image once."""
+    from types import SimpleNamespace
+
+    datamodule = instantiate(tiny_cfg().data)
+    shares = []
+    for rank in range(3):
+        datamodule.trainer = SimpleNamespace(world_size=3, global_rank=rank)
+        shares.append(list(datamodule.val_dataloader().sampler))
+    assert shares == [[0, 3], [1], [2]]
+    datamodule.trainer = SimpleNamespace(world_size=1, global_rank=0)
+    assert list(datamodule.val_dataloader().sampler) == [0, 1, 2, 3]
