@@ -154,7 +154,7 @@ class SegmentationModule(LightningModule):
         self.trained_steps.fill_(self.trainer.global_step)
 
     # -- validation / test ---------------------------------------------------------------
-    def _eval_step(self, batch: dict, metric: Metric, stage: str) -> None:
+    def _eval_step(self, batch: dict, metric: Metric, stage: str) -> dict | None:
         if self.val_predictor is not None:
             return self._protocol_step(batch, metric, stage)
         outputs = self.net(batch["image"])
@@ -163,7 +163,9 @@ class SegmentationModule(LightningModule):
             self.log(f"{stage}/loss", total, sync_dist=True, batch_size=batch["image"].shape[0])
         metric.update(outputs, batch)
 
-    def _protocol_step(self, batch: dict, metric: Metric, stage: str) -> None:
+    def _protocol_step(self, batch: dict, metric: Metric, stage: str) -> dict:
+        """Scores the protocol's predictions; returns them (train ids at the labels' size, and
+        the class count) for callbacks that draw them."""
         labels = list(batch["label"])
         step = predict_by_protocol(self.net, self.val_predictor, list(batch["image"]), labels,
                                    ignore_index=metric.ignore_index)
@@ -172,6 +174,8 @@ class SegmentationModule(LightningModule):
                      batch_size=len(labels))
         for logits, label in zip(step.logits, labels):
             metric.update({"out": logits[None]}, {"label": label[None]})
+        return {"predictions": [logits.argmax(0) for logits in step.logits],
+                "num_classes": int(step.logits[0].shape[0])}
 
     # Fresh metric states per run: under ddp_spawn the pickled module's tensors arrive in shared
     # memory, so every process would otherwise add into the same confusion matrix.
@@ -181,11 +185,11 @@ class SegmentationModule(LightningModule):
     def on_test_epoch_start(self) -> None:
         self.test_metric.reset()
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch, self.val_metric, "val")
+    def validation_step(self, batch: dict, batch_idx: int) -> dict | None:
+        return self._eval_step(batch, self.val_metric, "val")
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch, self.test_metric, "test")
+    def test_step(self, batch: dict, batch_idx: int) -> dict | None:
+        return self._eval_step(batch, self.test_metric, "test")
 
     def _log_scores(self, metric: Metric, stage: str) -> dict[str, torch.Tensor]:
         scores = metric.compute()
