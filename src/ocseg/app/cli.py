@@ -10,15 +10,17 @@ config key) ends as one line ``error: <message>`` on stderr with exit code 2, ne
 A command line Hydra cannot compose (an unknown ``model=``, a misspelt key, bad override syntax)
 is reported the same way, with the choices or the fix (:func:`composition_message`).
 
-``ocseg-eval`` and ``ocseg-predict-offsets`` complete their command line from an ocseg
-checkpoint before Hydra composes it (:func:`ocseg.checkpoints.identity.complete_from_checkpoint`);
-the file read there is handed to the task, which then does not read it again.
+``ocseg-eval``, ``ocseg-predict-offsets`` and ``ocseg-export`` complete their command line from an
+ocseg checkpoint or a ``zoo:<name>`` before Hydra composes it
+(:func:`ocseg.checkpoints.identity.complete_from_checkpoint`); a file read there is handed to the
+task, which then does not read it again.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import re
 import sys
 from contextlib import contextmanager
@@ -30,11 +32,13 @@ from omegaconf.errors import OmegaConfBaseException
 from ocseg.errors import OcsegError
 
 __all__ = ["run_task", "user_message", "composition_message", "hydra_app", "train", "evaluate", "predict_offsets",
-           "refine", "prepare", "segfix_ground_truth"]
+           "refine", "prepare", "segfix_ground_truth", "export"]
 
 EXIT_USER_ERROR = 2
-# model=/dataset= of an ocseg checkpoint added to the command line (eval, predict_offsets)
+# model=/dataset= of an ocseg checkpoint added to the command line (predict_offsets, export);
+# eval takes a zoo:<name>'s experiment= (the row's recipe and test protocol) instead
 _FROM_CHECKPOINT = "ocseg.checkpoints.identity:complete_from_checkpoint"
+_FROM_CHECKPOINT_OR_RECIPE = "ocseg.checkpoints.identity:complete_from_recipe"
 
 
 def _chain(exc: BaseException | None):
@@ -171,7 +175,8 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
     """Run the tool whose config is ``conf/<config_name>.yaml`` and whose work is ``task``
     (``"package.module:function"``) on the command line in ``sys.argv``, first completed by
     ``complete`` (``"package.module:function"``, ``args -> (args, task keyword arguments)``) when
-    given; the keyword arguments reach the task in a single run (a sweep's jobs read for themselves)."""
+    given; the keyword arguments the task takes reach it in a single run (a sweep's jobs read for
+    themselves)."""
     if "--help" in sys.argv[1:] or "-h" in sys.argv[1:]:
         # Hydra's own --help takes seconds to list the groups; the same text, without Hydra
         from ocseg.app.tool_help import help_text
@@ -196,8 +201,9 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
 
         function = _function(task)  # imports the task's libraries (Lightning for most)
         lightning_to_run_log()
-        if extra and not _in_multirun():
-            function = functools.partial(function, **extra)
+        accepted = {k: v for k, v in extra.items() if k in inspect.signature(function).parameters}
+        if accepted and not _in_multirun():
+            function = functools.partial(function, **accepted)
         return run_task(function, cfg)
 
     with _one_line_composition_errors():
@@ -212,7 +218,7 @@ def train() -> Any:
 
 def evaluate() -> Any:
     """``ocseg-eval``: :func:`ocseg.tasks.evaluate.evaluate`."""
-    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate", complete=_FROM_CHECKPOINT)
+    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate", complete=_FROM_CHECKPOINT_OR_RECIPE)
 
 
 def predict_offsets() -> Any:
@@ -232,6 +238,11 @@ def prepare() -> Any:
     if len(sys.argv) > 1 and "=" not in sys.argv[1] and not sys.argv[1].startswith("-"):
         sys.argv[1] = f"dataset={sys.argv[1]}"
     return hydra_app("prepare", "ocseg.data.prepare.run:prepare")
+
+
+def export() -> Any:
+    """``ocseg-export``: :func:`ocseg.tasks.export.export`."""
+    return hydra_app("export", "ocseg.tasks.export:export", complete=_FROM_CHECKPOINT)
 
 
 def segfix_ground_truth() -> Any:

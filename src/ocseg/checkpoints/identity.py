@@ -15,12 +15,14 @@ from typing import Any, NamedTuple, Sequence
 from ocseg.checkpoints.files import checkpoint_kind, read_checkpoint
 from ocseg.checkpoints.ocseg import CONFIG_KEY
 from ocseg.checkpoints.openseg import detect_layout, state_dict_of
+from ocseg.checkpoints.zoo import is_zoo_name, zoo_overrides
 from ocseg.config import options
 from ocseg.errors import OcsegError
 from ocseg.models.cards import CARDS
 
 __all__ = ["SEGFIX_TASKS", "ReadCheckpoint", "segfix_models", "checkpoint_identity", "checkpoint_choices",
-           "checkpoint_overrides", "complete_from_checkpoint", "check_checkpoint_matches", "check_task",
+           "checkpoint_overrides", "recipe_overrides", "complete_from_checkpoint", "complete_from_recipe",
+           "check_checkpoint_matches", "check_task",
            "check_segfix_checkpoint"]
 
 SEGFIX_TASKS = ("segfix", "segfix_instance")
@@ -74,7 +76,8 @@ class ReadCheckpoint(NamedTuple):
         return self.content if str(path) == self.path else None
 
 
-def complete_from_checkpoint(args: Sequence[str]) -> tuple[list[str], dict[str, ReadCheckpoint]]:
+def complete_from_checkpoint(args: Sequence[str], recipe: bool = False
+                             ) -> tuple[list[str], dict[str, ReadCheckpoint]]:
     """A tool's command line ``args`` plus ``model=`` / ``dataset=`` of the ocseg checkpoint in
     ``ckpt_path=``, for each of the two it does not give: eval and predict_offsets then need
     neither, their run config (and ``.hydra/overrides.yaml``) says what was used, and
@@ -83,10 +86,16 @@ def complete_from_checkpoint(args: Sequence[str]) -> tuple[list[str], dict[str, 
     (the task reports that); given ones are checked against the file by the task. The tools do not
     call it for ``--help``/``--hydra-help`` (:func:`ocseg.app.cli.hydra_app`).
 
+    ``ckpt_path=zoo:<name>`` adds the row's ``experiment=<name>`` when ``recipe`` (a tool that
+    composes recipes: eval), else its ``model=`` and ``dataset=`` (no file is read or fetched here).
+
     Also returns the task's keyword arguments: ``{"checkpoint": ReadCheckpoint}`` when the file
-    was read here (the task then does not read it again), else ``{}``."""
+    was read here (the task then does not read it again), else ``{}``.
+    """
     values = {m.group(1): m.group(2).strip("'\"") for m in map(_OVERRIDE.match, args) if m}
     path = values.get("ckpt_path", "")
+    if is_zoo_name(path):
+        return zoo_overrides(list(args), values, recipe), {}
     if "experiment" in values or not path or "," in path:
         return list(args), {}
     missing = [group for group in ("model", "dataset") if group not in values]
@@ -101,9 +110,20 @@ def complete_from_checkpoint(args: Sequence[str]) -> tuple[list[str], dict[str, 
     return list(args) + added, {"checkpoint": ReadCheckpoint(path, obj)}
 
 
-def checkpoint_overrides(args: Sequence[str]) -> list[str]:
+def complete_from_recipe(args: Sequence[str]) -> tuple[list[str], dict[str, ReadCheckpoint]]:
+    """:func:`complete_from_checkpoint` for a tool that composes recipes (``zoo:<name>`` →
+    ``experiment=``)."""
+    return complete_from_checkpoint(args, recipe=True)
+
+
+def checkpoint_overrides(args: Sequence[str], recipe: bool = False) -> list[str]:
     """The command line of :func:`complete_from_checkpoint`, without what it read."""
-    return complete_from_checkpoint(args)[0]
+    return complete_from_checkpoint(args, recipe)[0]
+
+
+def recipe_overrides(args: Sequence[str]) -> list[str]:
+    """:func:`checkpoint_overrides` for a tool that composes recipes (``zoo:<name>`` → ``experiment=``)."""
+    return checkpoint_overrides(args, recipe=True)
 
 
 def check_checkpoint_matches(obj: dict[str, Any], path: str | Path, model: str, dataset: str,
