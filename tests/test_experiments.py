@@ -254,7 +254,7 @@ def test_eval_applies_the_lip_protocol_to_a_recipe_checkpoint(prepared, tmp_path
     ckpt = tmp_path / "train" / "checkpoints" / "last.ckpt"
     cfg = compose("eval", [f"experiment={name}", f"dataset.root={prepared.out['lip']}",
                            recipe_tiny(recipe(name))[-1], f"ckpt_path={ckpt}",
-                           f"output_dir={tmp_path / 'eval'}", "num_workers=0",
+                           f"output_dir={tmp_path / 'eval'}", "data.num_workers=0",
                            "trainer.enable_progress_bar=false"])
     metrics = evaluate(cfg)
     assert 0 <= metrics["mIoU"] <= 100

@@ -118,7 +118,7 @@ def test_wheel_loads_a_checkpoint_and_predicts_what_eval_writes(installed, tmp_p
     out = tmp_path / "eval"
     proc = _run([sys.executable, str(installed / "bin" / "ocseg-eval"), f"ckpt_path={ckpt}",
                  f"dataset.root={synthetic_root}", f"output_dir={out}", f"paths.log_dir={tmp_path}",
-                 "num_workers=0", "trainer.enable_progress_bar=false", *GENERATOR], tmp_path, installed)
+                 "data.num_workers=0", "trainer.enable_progress_bar=false", *GENERATOR], tmp_path, installed)
     assert proc.returncode == 0, proc.stderr[-3000:]
     code = ("import sys, pathlib, cv2, numpy as np, ocseg; seg = ocseg.load(sys.argv[1]); "
             "labels = sorted(pathlib.Path(sys.argv[2]).glob('label/*.png')); "

@@ -100,8 +100,8 @@ def evaluate(cfg: DictConfig) -> dict:
     if refine is not None:
         extra["segfix"] = {"offsets": refine.location, "scale": refine.scale}
     module = EvaluationModule(net, predictor, items, list(cfg.dataset.class_names),
-                              ignore_index=int(cfg.dataset.ignore_index), batch_size=cfg.batch_size,
-                              num_workers=cfg.num_workers, boundary=boundary,
+                              ignore_index=int(cfg.dataset.ignore_index), batch_size=cfg.data.batch_size,
+                              num_workers=cfg.data.num_workers, boundary=boundary,
                               metrics_path=metrics_path if scoring else None, metrics_extra=extra,
                               refine=refine)
     log.info("eval: %d images of dataset=%s split=%s with %s; %d to predict, %d already in %s "
