@@ -29,7 +29,7 @@ from typing import Any, Callable
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from ocseg.app.console import exit_with_error
+from ocseg.app.console import error_line, exit_with_error
 from ocseg.compat import hydra_errors_raised, raised_by_hydra, worker_error_message
 from ocseg.errors import OcsegError
 
@@ -62,6 +62,10 @@ def user_message(exc: BaseException) -> str | None:
         if isinstance(item, OcsegError):
             return _ocseg_text(item)
     for item in chain:
+        # Lightning's own "this Trainer setting does not work here" (accelerator=gpu without one)
+        if type(item).__name__ == "MisconfigurationException" and type(item).__module__.startswith("lightning"):
+            return (f"trainer configuration error: {str(item).strip().splitlines()[0]} (check trainer.accelerator, "
+                    "trainer.devices and trainer.precision for this machine)")
         if isinstance(item, MissingMandatoryValue):
             key = getattr(item, "full_key", None) or "the key"
             return f"configuration error: {str(item).splitlines()[0]}; pass {key}=<value>"
@@ -124,7 +128,7 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         if message is None:
             raise
         if _in_multirun():
-            print(f"error: {message}", file=sys.stderr, flush=True)
+            print(error_line(message), file=sys.stderr, flush=True)
             raise
         exit_with_error(message)
 

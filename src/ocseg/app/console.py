@@ -14,16 +14,22 @@ import warnings
 from contextlib import contextmanager
 from typing import Iterator
 
-__all__ = ["EXIT_USER_ERROR", "exit_with_error", "ConsoleFormatter", "lightning_to_run_log",
+__all__ = ["EXIT_USER_ERROR", "error_line", "exit_with_error", "ConsoleFormatter", "lightning_to_run_log",
            "restored_root_logging"]
 
 #: the exit code of a tool stopped by a problem the user can fix
 EXIT_USER_ERROR = 2
 
 
+def error_line(message: str) -> str:
+    """``error: <message>`` on one line: a line break in it (from a value or a file name the user
+    gave) is written as ``\\n``."""
+    return "error: " + message.strip().replace("\r", "\\r").replace("\n", "\\n")
+
+
 def exit_with_error(message: str) -> None:
-    """Print ``error: <message>`` (one line) on stderr and exit with :data:`EXIT_USER_ERROR`."""
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    """Print :func:`error_line` on stderr and exit with :data:`EXIT_USER_ERROR`."""
+    print(error_line(message), file=sys.stderr, flush=True)
     sys.exit(EXIT_USER_ERROR)
 
 

@@ -34,8 +34,8 @@ def show(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (list, tuple, ListConfig)):
         return "[" + ", ".join(show(v) for v in value) + "]"
-    if isinstance(value, str) and value == "":
-        return "''"
+    if isinstance(value, str) and (value == "" or not value.isprintable()):
+        return repr(value)          # '' and line breaks or tabs visible, on one line
     return str(value)
 
 
@@ -172,6 +172,9 @@ class Rule:
         if value is None and self.kind in ("text", "file", "glob"):
             return f"required; pass {self.allowed(cfg)}"
         if not self._accepts(value, cfg):
+            if self.kind in ("text", "file", "glob") and isinstance(value, (int, float)):
+                return (f"{self.allowed(cfg)}; a name that reads as a number or true/false is written "
+                        f"in quotes: '{show(value)}'")
             return self.allowed(cfg)
         if self.kind == "file" and not Path(value).expanduser().is_file():
             return f"no such file; pass {self.allowed(cfg)}"
@@ -239,9 +242,9 @@ def sizes(length: int = 2, *, nullable: bool = False, note: str = "") -> Rule:
     return Rule("list", item=positive(), length=length, nullable=nullable, note=note)
 
 
-def nonempty_list(item: Rule, *, nullable: bool = False, note: str = "") -> Rule:
-    """A non-empty list whose every item ``item`` accepts."""
-    return Rule("list", item=item, nullable=nullable, note=note)
+def nonempty_list(item: Rule, *, length: int | None = None, nullable: bool = False, note: str = "") -> Rule:
+    """A non-empty list (of ``length`` items when given) whose every item ``item`` accepts."""
+    return Rule("list", item=item, length=length, nullable=nullable, note=note)
 
 
 def dataset_split(*, nullable: bool = False, note: str = "") -> Rule:

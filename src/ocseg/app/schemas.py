@@ -33,10 +33,9 @@ from ocseg.app.rules import (
 
 __all__ = ["SCHEMAS", "TRAINER", "LOADER", "CHECKPOINT", "TEST"]
 
-# Lightning's precision values (lightning/fabric/plugins/precision/precision.py); 32, 16 and 64
-# as Hydra parses them (ints)
-_PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true",
-               "transformer-engine", "transformer-engine-float16", 64, 32, 16, "bf16")
+# Lightning's precision values (lightning/fabric/plugins/precision/precision.py) but its
+# transformer-engine ones (a library ocseg does not install); 32, 16 and 64 as Hydra parses them
+_PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", 64, 32, 16, "bf16")
 _DEVICES = Rule("any", alternatives=(positive(), integer(-1, -1), nonempty_list(count()), choice("auto")),
                 say="an integer ≥ 1, -1 (every device), auto, or a list of device indices")
 _CKPT = "an ocseg .ckpt or an original openseg .pth"
@@ -133,7 +132,8 @@ SCHEMAS: dict[str, dict[str, Rule]] = {
         "save_preview": flag(),
         "progress": flag(nullable=True, note="null: the trainer's enable_progress_bar"),
         "predictor.mode": choice("sliding", "whole"),
-        "predictor.crop_size": sizes(),
+        # ≥ 3: the default stride (a third of the window) is then at least one pixel
+        "predictor.crop_size": nonempty_list(integer(3), length=2),
         "predictor.stride": sizes(nullable=True, note="null: a third of the crop"),
         "predictor.threshold": number(0, 1),
         "predictor.pad_stride": positive(),

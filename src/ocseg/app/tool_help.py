@@ -178,8 +178,11 @@ def help_text(config_name: str) -> str:
 
 def options_table(config_name: str) -> str:
     """The keys of ``--help`` as a Markdown table: key, default, meaning, allowed values."""
+    def prose(text: str) -> str:  # Markdown: <name> is no HTML tag, **/*.png no emphasis
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace("*", "\\*").replace("|", "\\|")
+
     lines = ["| key | default | meaning | allowed |", "|---|---|---|---|"]
     for key, default, meaning, allowed in option_rows(config_name):
-        cells = [f"`{key}`", f"`{default}`" if default else "", meaning, allowed]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        cells = [f"`{key}`", f"`{default}`".replace("|", "\\|") if default else "", prose(meaning), prose(allowed)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from ocseg.errors import OcsegError
 from ocseg.inference.multiscale import multi_scale
 from ocseg.inference.padding import crop_top_left, pad_bottom_right, padded_size
 from ocseg.inference.sliding import sliding_window
@@ -84,7 +85,8 @@ class SegmentationPredictor:
         self.crop_size = _pair(crop_size, "test.crop_size")
         self.stride = _pair(stride, "test.stride") or self.crop_size
         if mode == "sliding" and self.crop_size is None:
-            raise ValueError("sliding-window testing needs test.crop_size=[H,W]")
+            raise OcsegError("test.mode=sliding needs a window size: set test.crop_size=[H,W] (or use "
+                             "test=sliding, which takes the dataset's)")
         self.sliding_min_scale = float(sliding_min_scale)
         self.pad_stride = int(pad_stride) if pad_stride else None
         self.short_side = int(short_side) if short_side else None

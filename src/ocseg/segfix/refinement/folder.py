@@ -216,6 +216,11 @@ def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | 
     jobs = [_Job(path, out_dir / path.relative_to(source_dir), refs[path], scale,
                  gt.get(match_key(path.stem)), evaluation if mode == "semantic" else None)
             for path in files]
+    if evaluation is not None and mode == "semantic" and jobs and all(j.gt is None for j in jobs):
+        # before the first output: scores of no image are no scores
+        raise OcsegError(f"no input under '{source_dir}' matches a ground-truth label of the split to "
+                         "score against; the prediction file names must contain the image names "
+                         "(check split= and dataset=, or leave split= out)")
     if mode == "semantic" and not overwrite:
         jobs = [replace(j, keep=j.target.is_file()) for j in jobs]
         if evaluation is None:
