@@ -31,7 +31,7 @@ from ocseg.app.rules import (
     text,
 )
 
-__all__ = ["SCHEMAS", "TRAINER", "LOADER", "CHECKPOINT", "TEST"]
+__all__ = ["SCHEMAS", "TRAINER", "LOADER", "CHECKPOINT", "TEST", "REPORT"]
 
 # Lightning's precision values (lightning/fabric/plugins/precision/precision.py) but its
 # transformer-engine ones (a library ocseg does not install); 32, 16 and 64 as Hydra parses them
@@ -60,6 +60,11 @@ CHECKPOINT: dict[str, Rule] = {
     "ckpt_strict": flag(),
     "trust_checkpoint": flag(),
 }
+#: report.html (ocseg.report)
+REPORT: dict[str, Rule] = {
+    "report": flag(),
+    "report_images": count(),
+}
 #: the test-time protocol of eval (conf/test/)
 TEST: dict[str, Rule] = {
     "test.mode": choice("whole", "sliding"),
@@ -84,6 +89,7 @@ SCHEMAS: dict[str, dict[str, Rule]] = {
         "init_from": existing_file(nullable=True, note=_CKPT),
         "seed": integer(),
         "skip_nonfinite": flag(),
+        "report": flag(),
         "data.global_batch_size": positive(),
         "data.batch_size": positive(nullable=True, note="null: global_batch_size / (devices × nodes)"),
         "data.val_batch_size": positive(),
@@ -104,7 +110,7 @@ SCHEMAS: dict[str, dict[str, Rule]] = {
         "schedule.warmup_start_factor": number(0, 1, above=True),
     },
     "eval": {
-        **CHECKPOINT, **TRAINER, **LOADER, **TEST,
+        **CHECKPOINT, **TRAINER, **LOADER, **TEST, **REPORT,
         "ckpt_path": existing_file(words=("last",), note=f"{_CKPT}; last: the newest training "
                                    "run's last.ckpt"),
         "split": dataset_split(),
@@ -139,6 +145,7 @@ SCHEMAS: dict[str, dict[str, Rule]] = {
         "predictor.pad_stride": positive(),
     },
     "refine": {
+        **REPORT,
         "input": text(),
         "offsets": text(),
         "output": text(),
