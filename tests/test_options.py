@@ -148,25 +148,32 @@ def test_eval_with_ckpt_path_last_and_the_old_loader_spelling(cli_server, checkp
     assert f"ckpt_path={last}" in overrides and "data.num_workers=0" in overrides
 
 
-@pytest.mark.parametrize("tool,options,expected", [
-    ("eval", ["test.mode=sliding"], "error: test.mode=sliding needs a window size: set test.crop_size=[H,W] "
-                                    "(or use test=sliding, which takes the dataset's)"),
-    ("refine", ["split=val"], "error: no input under '{preds}' matches a ground-truth label of the split to "
-                              "score against; the prediction file names must contain the image names (check "
-                              "split= and dataset=, or leave split= out)"),
+_VAL_IMAGE = "testopolis_000000_000019"   # the first val image of the tiny synthetic dataset
+
+
+@pytest.mark.parametrize("tool,options,stem,expected", [
+    ("eval", ["test.mode=sliding"], "photo", "error: test.mode=sliding needs a window size: set "
+     "test.crop_size=[H,W] (or use test=sliding, which takes the dataset's)"),
+    ("refine", ["split=val"], "photo", "error: no input under '{preds}' matches a ground-truth label of the "
+     "split to score against; the prediction file names must contain the image names (check split= and "
+     "dataset=, or leave split= out)"),
+    ("refine", ["split=val"], _VAL_IMAGE, "error: ground truth '{root}/gtFine/val/testopolis/" + _VAL_IMAGE +
+     "_gtFine_labelIds.png' is 128×64 but prediction '{preds}/" + _VAL_IMAGE + ".png' is 8×8; score "
+     "predictions of the split's own images (check split=, dataset= and dataset.root=)"),
 ])
-def test_values_that_only_fail_together_are_one_line_before_any_output(tool, options, expected, cli_server,
+def test_values_that_only_fail_together_are_one_line_before_any_output(tool, options, stem, expected, cli_server,
                                                                         checkpoints, synthetic_root, tmp_path):
     """Found by tests/test_options_properties.py: each value is accepted alone, the combination is
-    refused by the task before its first output (refine used to refine every file first)."""
+    refused by the task before its first output (refine used to refine files first, then stop at
+    the first one without, or with a wrong-sized, ground truth)."""
     import numpy as np
 
     from helpers.data_fakes import write_png
     from ocseg.segfix.offsets.files import write_offsets
 
     preds, offsets = tmp_path / "preds", tmp_path / "offsets"
-    write_png(preds / "photo.png", np.full((8, 8), 7, np.uint8))
-    write_offsets(offsets / "photo.mat", np.zeros((8, 8, 2), np.int8))
+    write_png(preds / f"{stem}.png", np.full((8, 8), 7, np.uint8))
+    write_offsets(offsets / f"{stem}.mat", np.zeros((8, 8, 2), np.int8))
     case = tmp_path / "case"
     case.mkdir()
     args = [*tool_args(tool, case, synthetic_root, checkpoints, preds, offsets), *options,
@@ -174,5 +181,5 @@ def test_values_that_only_fail_together_are_one_line_before_any_output(tool, opt
     rc, stderr = cli_server.run(FUNCTIONS[tool], args, case, tmp_path)
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert rc == 2 and "Traceback" not in stderr, stderr[-3000:]
-    assert errors == [expected.format(preds=preds)]
+    assert errors == [expected.format(preds=preds, root=synthetic_root)]
     assert not (case / "out").exists() or not [p for p in (case / "out").rglob("*") if p.is_file()]

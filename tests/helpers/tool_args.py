@@ -33,7 +33,8 @@ def tool_args(tool: str, case: Path, root: Path, ckpts: dict[str, Path], preds: 
                 "~callbacks.progress_bar", *GENERATOR, *run]
     if tool == "refine":
         return [f"input={preds or root / 'gtFine'}", f"offsets={offsets or case / 'offsets'}",
-                f"output={case / 'out'}", f"metrics_file={case / 'out' / 'metrics.json'}", "workers=1", *run]
+                f"output={case / 'out'}", f"metrics_file={case / 'out' / 'metrics.json'}", "workers=1",
+                *GENERATOR, *run]   # the generator's sizes: split= does not regenerate the dataset
     if tool == "segfix_ground_truth":
         return [f"input={root / 'gtFine' / 'val'}", "glob=**/*_labelIds.png", f"output={case / 'out'}",
                 "dataset=cityscapes", "workers=1", *run]

@@ -86,19 +86,27 @@ def _score(pred: np.ndarray, gt: np.ndarray, ev: Evaluation) -> tuple:
 
 def _check(job: _Job) -> None:
     """Raise :class:`OcsegError` now for what would stop the job half-way: offsets that cannot be
-    read, or of another size than the semantic input."""
-    if job.offsets is None:
+    read, or of another size than the semantic input; a ground truth to score against of another
+    size than the input."""
+    size = offsets_size_of(job.offsets) if job.offsets is not None else None  # readable
+    scored = job.evaluation is not None and job.gt is not None
+    if job.source.suffix.lower() != ".png" or (size is None and not scored):
         return
-    size = offsets_size_of(job.offsets)
-    if job.source.suffix.lower() == ".png":
-        from ocseg.data.preflight import image_size
+    from ocseg.data.preflight import image_size
 
-        width, height = image_size(job.source, "label", verify=False)  # a header: ~0.1 ms
+    width, height = image_size(job.source, "label", verify=False)  # a header: ~0.1 ms
+    if size is not None:
         if (height, width) != size:
             raise OcsegError(f"label '{job.source}' is {width}×{height} but its offset map "
                              f"'{job.offsets}' is {size[1]}×{size[0]}; offsets "
                              "must be predicted at the label's size (predict offsets for the same "
                              "images)")
+    if scored:
+        gt_width, gt_height = image_size(job.gt, "label", verify=False)
+        if (gt_height, gt_width) != (height, width):
+            raise OcsegError(f"ground truth '{job.gt}' is {gt_width}×{gt_height} but prediction "
+                             f"'{job.source}' is {width}×{height}; score predictions of the split's "
+                             "own images (check split=, dataset= and dataset.root=)")
 
 
 def _semantic(job: _Job) -> _Result:
