@@ -151,5 +151,5 @@ def test_bad_settings_are_rejected():
         SegmentationPredictor(mode="sliding")
     with pytest.raises(ValueError, match="mode"):
         SegmentationPredictor(mode="tiles")
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(OcsegError, match="weights"):
         SegmentationPredictor(scales=[1.0, 2.0], scale_weights=[1.0])

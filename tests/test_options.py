@@ -154,6 +154,8 @@ _VAL_IMAGE = "testopolis_000000_000019"   # the first val image of the tiny synt
 @pytest.mark.parametrize("tool,options,stem,expected", [
     ("eval", ["test.mode=sliding"], "photo", "error: test.mode=sliding needs a window size: set "
      "test.crop_size=[H,W] (or use test=sliding, which takes the dataset's)"),
+    ("eval", ["test.scale_weights=[1.0,1.0]"], "photo", "error: test.scale_weights has 2 weights for 1 "
+     "test.scales; give one weight per scale"),
     ("refine", ["split=val"], "photo", "error: no input under '{preds}' matches a ground-truth label of the "
      "split to score against; the prediction file names must contain the image names (check split= and "
      "dataset=, or leave split= out)"),

@@ -81,7 +81,8 @@ class SegmentationPredictor:
         self.flip_swap_pairs = [tuple(int(c) for c in pair) for pair in (flip_swap_pairs or [])]
         self.scale_weights = None if scale_weights is None else [float(w) for w in scale_weights]
         if self.scale_weights is not None and len(self.scale_weights) != len(self.scales):
-            raise ValueError(f"{len(self.scale_weights)} scale weights for {len(self.scales)} scales")
+            raise OcsegError(f"test.scale_weights has {len(self.scale_weights)} weights for "
+                             f"{len(self.scales)} test.scales; give one weight per scale")
         self.crop_size = _pair(crop_size, "test.crop_size")
         self.stride = _pair(stride, "test.stride") or self.crop_size
         if mode == "sliding" and self.crop_size is None:
