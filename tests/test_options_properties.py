@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.checkpoints import make_checkpoint
@@ -161,7 +161,6 @@ def check(tool: str, options: list[tuple[str, object]], world: dict, synthetic_r
             *(f"{key}={override(value)}" for key, value in options)]
     rc, stderr = server.run(FUNCTIONS[tool], args, case, logs)
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-    event(f"exit code {rc}")     # pytest --hypothesis-show-statistics: how many runs succeeded
     assert rc in (0, 2), (args, stderr[-3000:])
     assert "Traceback" not in stderr, (args, stderr[-3000:])
     if rc == 2:

@@ -15,8 +15,8 @@ creates the run folder).
 ``ocseg-eval`` and ``ocseg-predict-offsets`` complete their command line from an ocseg
 checkpoint before Hydra composes it (:func:`ocseg.checkpoints.identity.checkpoint_overrides`),
 ``ckpt_path=last`` first becoming the newest training run's ``last.ckpt``
-(:mod:`ocseg.app.last_run`). A checkpoint that does not exist is left to the validation, so its
-error comes before torch is imported.
+(:mod:`ocseg.app.last_run`); a checkpoint that does not exist is refused there, by the rule of
+the tool's schema, before torch is imported (:mod:`ocseg.app.arguments`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from ocseg.errors import OcsegError
 
 __all__ = ["run_task", "user_message", "composition_message", "hydra_app", "train", "evaluate", "predict_offsets",
            "refine", "prepare", "segfix_ground_truth"]
-
 
 
 def _chain(exc: BaseException | None):
