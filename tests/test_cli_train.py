@@ -35,8 +35,8 @@ def test_missing_checkpoint_is_one_clear_line(tmp_path, synthetic_root):
     assert proc.returncode == 2
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert errors == [f"error: ckpt_path={tmp_path / 'missing.ckpt'}: no such file; pass an existing "
-                      "file, or last or null (an ocseg .ckpt or an original openseg .pth; last: the "
-                      "newest valid checkpoint of this command's runs)"], proc.stderr
+                      "file, last, zoo:<name> or null (an ocseg .ckpt or an original openseg .pth; zoo:<name>: "
+                      "a released checkpoint; last: the newest valid checkpoint of this command's runs)"], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "train").exists()  # refused before the run folder is created
 

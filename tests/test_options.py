@@ -57,6 +57,8 @@ CASES = {
     "unknown split": ("eval", ["split=valid"], "error: split=valid: a split of the dataset: one of test, "
                       "train, val"),
     "unknown link": ("prepare", ["link=move"], "error: link=move: one of hardlink, copy, symlink"),
+    "unknown exporter": ("export", ["exporter=tflite"], "error: exporter=tflite: one of dynamo, torchscript"),
+    "opset of 0": ("export", ["opset=0"], "error: opset=0: an integer ≥ 1, or null (null: the exporter's default)"),
     "mandatory key": ("refine", ["!input"], "error: input=???: required; pass input=<value> "
                       "(--help says what each is)"),
     "mandatory group": ("prepare", ["!dataset"], None),

@@ -30,7 +30,8 @@ from ocseg.app.schemas import SCHEMAS
 
 SCALE = int(os.environ.get("OCSEG_PROPERTY_SCALE", "1"))
 #: examples per tool: more where a run that succeeds is cheap
-EXAMPLES = {"refine": 12, "segfix_ground_truth": 10, "prepare": 5, "eval": 6, "predict_offsets": 5, "train": 4}
+EXAMPLES = {"refine": 12, "segfix_ground_truth": 10, "prepare": 5, "eval": 6, "predict_offsets": 5, "train": 4,
+            "export": 4}
 #: keys not drawn: they choose hardware or processes (devices, nodes, accelerator, precision,
 #: synchronised BatchNorm across processes), or a crop size a valid value of which can still be
 #: too small for the model (a check of the data, not of the option)

@@ -16,7 +16,8 @@ from ocseg.app.tool_help import composed_groups, help_text, option_rows, options
 from ocseg.config import compose
 
 TOOLS = {"train": "ocseg-train", "eval": "ocseg-eval", "predict_offsets": "ocseg-predict-offsets",
-         "refine": "ocseg-refine", "prepare": "ocseg-prepare", "segfix_ground_truth": "ocseg-segfix-gt"}
+         "refine": "ocseg-refine", "prepare": "ocseg-prepare", "segfix_ground_truth": "ocseg-segfix-gt",
+         "export": "ocseg-export"}
 
 
 def _listed(text: str, key: str) -> bool:

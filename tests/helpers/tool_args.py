@@ -9,7 +9,7 @@ from helpers.config import GENERATOR
 
 #: the ocseg.app.cli function of each tool (primary config name → function)
 FUNCTIONS = {"train": "train", "eval": "evaluate", "predict_offsets": "predict_offsets", "refine": "refine",
-             "prepare": "prepare", "segfix_ground_truth": "segfix_ground_truth"}
+             "prepare": "prepare", "segfix_ground_truth": "segfix_ground_truth", "export": "export"}
 
 
 def tool_args(tool: str, case: Path, root: Path, ckpts: dict[str, Path], preds: Path | None = None,
@@ -38,6 +38,9 @@ def tool_args(tool: str, case: Path, root: Path, ckpts: dict[str, Path], preds: 
     if tool == "segfix_ground_truth":
         return [f"input={root / 'gtFine' / 'val'}", "glob=**/*_labelIds.png", f"output={case / 'out'}",
                 "dataset=cityscapes", "workers=1", *run]
+    if tool == "export":
+        return [f"ckpt_path={ckpts['segmentation']}", f"output={case / 'out' / 'model.onnx'}", "exporter=torchscript",
+                "height=32", "width=32", *GENERATOR, *run]
     if tool == "prepare":
         return ["dataset=cityscapes", f"raw_dir={case / 'downloads'}", f"out_dir={case / 'out'}", *run]
     raise ValueError(f"no command line for tool {tool!r}")

@@ -15,7 +15,7 @@ import sys
 from typing import Sequence
 
 from ocseg.app.last_run import given, resolve_last
-from ocseg.app.rules import Rule
+from ocseg.app.schemas import SCHEMAS
 from ocseg.app.validation import OptionError
 
 __all__ = ["RENAMED", "renamed", "from_checkpoint"]
@@ -43,20 +43,23 @@ def renamed(config_name: str, args: Sequence[str]) -> list[str]:
     return out
 
 
-def from_checkpoint(args: Sequence[str], segfix: bool, rule: Rule) -> list[str]:
-    """``args`` with ``ckpt_path=last`` resolved (:func:`ocseg.app.last_run.resolve_last`) and the
-    ``model=``/``dataset=`` of the ocseg checkpoint added where not given
-    (:func:`ocseg.checkpoints.identity.checkpoint_overrides`). A ``ckpt_path=`` that ``rule`` (the
-    tool's schema) refuses is refused here already, before Hydra composes and torch is imported
+def from_checkpoint(args: Sequence[str], tool: str, last_of: str | None = None, recipe: bool = False) -> list[str]:
+    """``args`` of ``tool`` (its primary config name) with ``ckpt_path=last`` resolved to the newest
+    training run of ``last_of`` (``"segmentation"`` or ``"segfix"``; None: no ``last`` for this
+    tool) and the ``model=``/``dataset=`` of the ocseg checkpoint added where not given, or for
+    ``zoo:<name>`` its ``experiment=`` when ``recipe``
+    (:func:`ocseg.checkpoints.identity.checkpoint_overrides`). A ``ckpt_path=`` that the tool's
+    schema refuses is refused here already, before Hydra composes and torch is imported
     (:class:`~ocseg.app.validation.OptionError`); a sweep (``a,b``) or an interpolation is left
     to the option check of each job and to the task."""
-    args = resolve_last(args, segfix)
+    if last_of is not None:
+        args = resolve_last(args, segfix=last_of == "segfix")
     path = given(args, "ckpt_path")
     if not path or path == "null" or "," in path or "${" in path:
         return list(args)
-    problem = rule.problem(path)
+    problem = SCHEMAS[tool]["ckpt_path"].problem(path)
     if problem is not None:
         raise OptionError(f"ckpt_path={path}: {problem}")
     from ocseg.checkpoints.identity import checkpoint_overrides  # torch
 
-    return checkpoint_overrides(args)
+    return checkpoint_overrides(args, recipe=recipe)

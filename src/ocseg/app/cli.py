@@ -12,11 +12,12 @@ is reported the same way, with the choices or the fix (:func:`composition_messag
 option whose value the tool does not accept (:mod:`ocseg.app.validation`, checked before Hydra
 creates the run folder).
 
-``ocseg-eval`` and ``ocseg-predict-offsets`` complete their command line from an ocseg
-checkpoint before Hydra composes it (:func:`ocseg.checkpoints.identity.checkpoint_overrides`),
-``ckpt_path=last`` first becoming the newest training run's ``last.ckpt``
-(:mod:`ocseg.app.last_run`); a checkpoint that does not exist is refused there, by the rule of
-the tool's schema, before torch is imported (:mod:`ocseg.app.arguments`).
+``ocseg-eval``, ``ocseg-predict-offsets`` and ``ocseg-export`` complete their command line from an
+ocseg checkpoint or a ``zoo:<name>`` before Hydra composes it
+(:func:`ocseg.checkpoints.identity.checkpoint_overrides`), ``ckpt_path=last`` (eval,
+predict_offsets) first becoming the newest training run's ``last.ckpt`` (:mod:`ocseg.app.last_run`);
+a checkpoint file that does not exist is refused there, by the rule of the tool's schema, before
+torch is imported (:mod:`ocseg.app.arguments`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from ocseg.compat import hydra_errors_raised, raised_by_hydra, worker_error_mess
 from ocseg.errors import OcsegError
 
 __all__ = ["run_task", "user_message", "composition_message", "hydra_app", "train", "evaluate", "predict_offsets",
-           "refine", "prepare", "segfix_ground_truth"]
+           "refine", "prepare", "segfix_ground_truth", "export"]
 
 
 def _chain(exc: BaseException | None):
@@ -200,16 +201,20 @@ def hydra_app(config_name: str, task: str,
 
 def _segmentation_checkpoint(args: list[str]) -> list[str]:
     from ocseg.app.arguments import from_checkpoint
-    from ocseg.app.schemas import SCHEMAS
 
-    return from_checkpoint(args, segfix=False, rule=SCHEMAS["eval"]["ckpt_path"])
+    return from_checkpoint(args, "eval", last_of="segmentation", recipe=True)
 
 
 def _segfix_checkpoint(args: list[str]) -> list[str]:
     from ocseg.app.arguments import from_checkpoint
-    from ocseg.app.schemas import SCHEMAS
 
-    return from_checkpoint(args, segfix=True, rule=SCHEMAS["predict_offsets"]["ckpt_path"])
+    return from_checkpoint(args, "predict_offsets", last_of="segfix")
+
+
+def _any_checkpoint(args: list[str]) -> list[str]:
+    from ocseg.app.arguments import from_checkpoint
+
+    return from_checkpoint(args, "export")
 
 
 def train() -> Any:
@@ -239,6 +244,11 @@ def prepare() -> Any:
     if len(sys.argv) > 1 and "=" not in sys.argv[1] and not sys.argv[1].startswith("-"):
         sys.argv[1] = f"dataset={sys.argv[1]}"
     return hydra_app("prepare", "ocseg.data.prepare.run:prepare")
+
+
+def export() -> Any:
+    """``ocseg-export``: :func:`ocseg.tasks.export.export`."""
+    return hydra_app("export", "ocseg.tasks.export:export", complete=_any_checkpoint)
 
 
 def segfix_ground_truth() -> Any:

@@ -66,6 +66,8 @@ class Rule:
         nullable: ``null`` is accepted too.
         item, length: a list's item rule and exact length (None: any non-zero length).
         words: strings accepted besides the kind's values (``last``, ``auto``).
+        prefixes: strings starting with one of these are accepted too (``zoo:<name>`` of a
+            checkpoint; the task checks the name).
         note: said after the allowed values (what null or a word means).
         alternatives: the rules of an ``any``.
         say: the allowed values in words, instead of the words made from the fields.
@@ -80,6 +82,7 @@ class Rule:
     item: Rule | None = None
     length: int | None = None
     words: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
     note: str = ""
     alternatives: tuple[Rule, ...] = ()
     say: str = ""
@@ -127,8 +130,9 @@ class Rule:
 
     def allowed(self, cfg: DictConfig | None = None) -> str:
         """The accepted values in words (``"an integer ≥ 1, or null (null: all cores)"``)."""
-        extras = [*self.words, *(["null"] if self.nullable else [])]
-        text = self._base(cfg) + (f", or {' or '.join(extras)}" if extras else "")
+        extras = [*self.words, *(f"{p}<name>" for p in self.prefixes), *(["null"] if self.nullable else [])]
+        listed = f"{', '.join(extras[:-1])} or {extras[-1]}" if len(extras) > 1 else f"or {extras[0]}" if extras else ""
+        text = f"{self._base(cfg)}, {listed}" if listed else self._base(cfg)
         return f"{text} ({self.note})" if self.note else text
 
     # -- checks ------------------------------------------------------------------------------
@@ -167,7 +171,8 @@ class Rule:
     def problem(self, value: Any, cfg: DictConfig | None = None) -> str | None:
         """None when ``value`` is accepted, else what is wrong (the allowed values; for a file
         that does not exist, that it does not)."""
-        if (value is None and self.nullable) or (isinstance(value, str) and value in self.words):
+        if (value is None and self.nullable) or (isinstance(value, str) and (
+                value in self.words or (self.prefixes and value.startswith(self.prefixes)))):
             return None
         if value is None and self.kind in ("text", "file", "glob"):
             return f"required; pass {self.allowed(cfg)}"
@@ -233,8 +238,9 @@ def glob(*, nullable: bool = False, note: str = "") -> Rule:
     return Rule("glob", nullable=nullable, note=note)
 
 
-def existing_file(*, nullable: bool = False, words: tuple[str, ...] = (), note: str = "") -> Rule:
-    return Rule("file", nullable=nullable, words=words, note=note)
+def existing_file(*, nullable: bool = False, words: tuple[str, ...] = (), prefixes: tuple[str, ...] = (),
+                  note: str = "") -> Rule:
+    return Rule("file", nullable=nullable, words=words, prefixes=prefixes, note=note)
 
 
 def sizes(length: int = 2, *, nullable: bool = False, note: str = "") -> Rule:

@@ -38,7 +38,8 @@ __all__ = ["SCHEMAS", "TRAINER", "LOADER", "CHECKPOINT", "TEST", "REPORT"]
 _PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", 64, 32, 16, "bf16")
 _DEVICES = Rule("any", alternatives=(positive(), integer(-1, -1), nonempty_list(count()), choice("auto")),
                 say="an integer ≥ 1, -1 (every device), auto, or a list of device indices")
-_CKPT = "an ocseg .ckpt or an original openseg .pth"
+_CKPT = "an ocseg .ckpt or an original openseg .pth; zoo:<name>: a released checkpoint"
+_ZOO = ("zoo:",)   # a model-zoo row's released file, fetched by name (ocseg.checkpoints.zoo)
 
 #: the Lightning Trainer settings a user changes (every tool that runs a Trainer)
 TRAINER: dict[str, Rule] = {
@@ -84,9 +85,9 @@ _PROGRESS = flag(nullable=True, note="null: only on a terminal")
 SCHEMAS: dict[str, dict[str, Rule]] = {
     "train": {
         **CHECKPOINT, **TRAINER,
-        "ckpt_path": existing_file(nullable=True, words=("last",), note=f"{_CKPT}; last: the newest "
-                                   "valid checkpoint of this command's runs"),
-        "init_from": existing_file(nullable=True, note=_CKPT),
+        "ckpt_path": existing_file(nullable=True, words=("last",), prefixes=_ZOO, note=f"{_CKPT}; last: "
+                                   "the newest valid checkpoint of this command's runs"),
+        "init_from": existing_file(nullable=True, prefixes=_ZOO, note=_CKPT),
         "seed": integer(),
         "skip_nonfinite": flag(),
         "report": flag(),
@@ -111,8 +112,8 @@ SCHEMAS: dict[str, dict[str, Rule]] = {
     },
     "eval": {
         **CHECKPOINT, **TRAINER, **LOADER, **TEST, **REPORT,
-        "ckpt_path": existing_file(words=("last",), note=f"{_CKPT}; last: the newest training "
-                                   "run's last.ckpt"),
+        "ckpt_path": existing_file(words=("last",), prefixes=_ZOO, note=f"{_CKPT}; last: the newest "
+                                   "training run's last.ckpt"),
         "split": dataset_split(),
         "output_dir": text(),
         "overwrite": flag(),
@@ -127,8 +128,9 @@ SCHEMAS: dict[str, dict[str, Rule]] = {
     },
     "predict_offsets": {
         **CHECKPOINT, **TRAINER, **LOADER,
-        "ckpt_path": existing_file(words=("last",), note="an ocseg .ckpt of a SegFix run or an original "
-                                   "segfix_hrnet .pth; last: the newest SegFix training run's last.ckpt"),
+        "ckpt_path": existing_file(words=("last",), prefixes=_ZOO, note="an ocseg .ckpt of a SegFix run or an "
+                                   "original segfix_hrnet .pth; zoo:<name>: a released SegFix checkpoint; "
+                                   "last: the newest SegFix training run's last.ckpt"),
         "split": dataset_split(),
         "input_dir": text(nullable=True),
         "output_dir": text(),
@@ -166,6 +168,17 @@ SCHEMAS: dict[str, dict[str, Rule]] = {
         "raw_dir": text(),
         "out_dir": text(),
         "link": choice("hardlink", "copy", "symlink"),
+    },
+    "export": {
+        **CHECKPOINT,
+        "ckpt_path": existing_file(prefixes=_ZOO, note=_CKPT),
+        "output": text(note="a file name ending in .onnx"),
+        "height": positive(nullable=True, note="null: the dataset's test size"),
+        "width": positive(nullable=True, note="null: the dataset's test size"),
+        "dynamic": flag(),
+        "opset": positive(nullable=True, note="null: the exporter's default"),
+        "exporter": choice("dynamo", "torchscript"),
+        "verify": flag(),
     },
     "segfix_ground_truth": {
         "input": text(),
