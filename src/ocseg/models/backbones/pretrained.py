@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ocseg.errors import OcsegError
+from ocseg.errors import MissingFileError, OcsegError
+from ocseg.io.safe_load import load_torch
 from ocseg.models.backbones.imagenet_files import download_hint
 
 __all__ = ["load_pretrained", "PretrainedReport"]
@@ -68,17 +69,20 @@ def _our_name(key: str, own: dict[str, torch.Tensor]) -> str:
     return stem if stem in own else key
 
 
-def load_pretrained(backbone: nn.Module, path: str | Path) -> PretrainedReport:
-    """Copy the matching tensors of ``path`` into ``backbone``; raise if the file does not fit."""
+def load_pretrained(backbone: nn.Module, path: str | Path, trust: bool | None = None) -> PretrainedReport:
+    """Copy the matching tensors of ``path`` into ``backbone``; raise if the file does not fit.
+
+    The file is read as checkpoints are (:func:`ocseg.io.safe_load.load_torch`): a file that
+    needs unpickling beyond tensors and numpy scalars is refused unless ``trust`` (None: as the
+    enclosing :func:`~ocseg.io.safe_load.trusted_files` says, which ``train.py`` sets from
+    ``trust_checkpoint``, since backbones load their file while the network is built)."""
     p = Path(path)
     if not p.is_file():
-        raise OcsegError(f"backbone.pretrained='{p}' not found; {download_hint(p)} into "
+        raise MissingFileError(f"backbone.pretrained='{p}' not found; {download_hint(p)} into "
                          f"'{p.parent}' (paths.pretrained_dir), or set backbone.pretrained=null to "
                          "train from scratch")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise OcsegError(f"backbone.pretrained='{p}' cannot be read ({type(exc).__name__}: {exc})") from None
+    obj = load_torch(p, f"backbone.pretrained='{p}'", trust=trust,
+                     fix="is it a complete ImageNet weight file of the original (.pth)?")
     state = _state_dict_of(obj, p)
     own = backbone.state_dict()
     weights, ignored, mismatched = {}, [], []
