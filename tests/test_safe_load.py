@@ -88,10 +88,10 @@ def test_no_load_call_outside_the_safe_module():
 # ---- each loader, from Python ----------------------------------------------------------------
 def _refused(exc: pytest.ExceptionInfo, path: Path, marker: Path) -> None:
     text = str(exc.value)
+    assert not marker.exists(), f"the pickle's payload ran while reading {path}"
     assert isinstance(exc.value, UnsafeFileError), text
     assert "\n" not in text and str(path) in text and "exec" in text, text
     assert "trust_checkpoint=true" in text, text
-    assert not marker.exists()
 
 
 @pytest.mark.parametrize("kind", ["checkpoint", "legacy"])
@@ -111,7 +111,6 @@ def test_checkpoint_reader_refuses_a_pickle_payload(tmp_path, kind):
 
 def test_imagenet_file_reader_refuses_a_pickle_payload(tmp_path):
     """backbone.pretrained= (the defect: torch.load(weights_only=False) ran the payload)."""
-    from ocseg.io.safe_load import trusted_files
     from ocseg.models.backbones.hrnet import HRNet
 
     marker = tmp_path / "marker"
@@ -119,6 +118,8 @@ def test_imagenet_file_reader_refuses_a_pickle_payload(tmp_path):
     with pytest.raises(OcsegError) as exc:
         HRNet("hrnet_tiny", pretrained=str(path))
     _refused(exc, path, marker)
+    from ocseg.io.safe_load import trusted_files
+
     with trusted_files(True), pytest.raises(OcsegError, match="holds no state dict of tensors"):
         HRNet("hrnet_tiny", pretrained=str(path))
     assert marker.exists()
@@ -248,10 +249,10 @@ def test_tools_refuse_a_pickle_payload(name, data_root, cli_server, tmp_path):
         path = torch_file(tmp_path / "files" / "evil.pth", marker, kind)
     rc, stderr = _tool(cli_server, tmp_path, tool, args(data_root, tmp_path, path))
     errors = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
+    assert not marker.exists(), f"the pickle's payload ran while {tool} read {path}"
     assert rc == 2, stderr[-3000:]
     assert len(errors) == 1 and "Traceback" not in stderr, stderr[-3000:]
     assert str(path) in errors[0] and "exec" in errors[0], errors[0]
-    assert not marker.exists()
     assert not any((tmp_path / "out").rglob("*.png")) and not (tmp_path / "out" / "metrics.json").exists()
 
 
