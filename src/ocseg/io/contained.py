@@ -42,12 +42,21 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
+def _real(path: Path, source: str | Path, what: str) -> Path:
+    """``path`` with every symbolic link followed; a loop of links is refused."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:  # RuntimeError: pathlib's "Symlink loop"
+        raise PathEscapeError(f"{what} '{path}' from '{source}' cannot be followed ({exc}); replace "
+                              "the symbolic link by the file") from None
+
+
 def contained(root: str | Path, name: str, source: str | Path, what: str = "entry") -> Path:
     """``root / name`` for a ``name`` read from ``source``: refused (:class:`PathEscapeError`) when
     :func:`relative_name` refuses it or when a symbolic link on the way leads out of ``root``."""
     folder = Path(root)
     target = folder / relative_name(name, source, what)
-    real_root, real = folder.resolve(), target.resolve()
+    real_root, real = _real(folder, source, "folder"), _real(target, source, what)
     if not _inside(real, real_root):
         raise PathEscapeError(f"{what} '{name}' in '{source}' leads outside '{folder}' (a symbolic "
                               f"link on the way points to '{real}'); {_FIX}")
@@ -58,9 +67,9 @@ def links_inside(root: str | Path, paths: Iterable[Path], what: str, option: str
     """Refuse (:class:`PathEscapeError`) the first of ``paths`` (found under ``root``, given as
     ``option``) that is, or lies under, a symbolic link leading out of ``root``."""
     folder = Path(root)
-    real_root = folder.resolve()
+    real_root = _real(folder, option, "folder")
     for path in paths:
-        real = Path(path).resolve()
+        real = _real(Path(path), option, what)
         if not _inside(real, real_root):
             raise PathEscapeError(
                 f"{what} '{path}' is a symbolic link to '{real}', outside {option}'{folder}'; copy "
