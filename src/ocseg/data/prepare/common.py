@@ -189,7 +189,7 @@ def unpack(archive: Path, dest: Path) -> int:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
                 members = [(contained(dest, m.filename, archive, "archive member"), m.file_size,
-                            lambda m=m: zf.open(m)) for m in zf.infolist() if not m.is_dir()]
+                            lambda m=m: zf.open(m)) for m in zf.infolist() if not m.filename.endswith("/")]
                 return _extract(archive, members)
         if tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tf:
