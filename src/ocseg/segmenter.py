@@ -37,7 +37,8 @@ class Segmenter:
 
     Attributes:
         model: the ``nn.Module`` (eval mode; native-stride logits dict).
-        class_names, palette: per train id (palette: RGB).
+        class_names: the class names, per train id.
+        palette: the RGB colours, per train id.
         task: ``"segmentation"``, ``"segfix"`` or ``"segfix_instance"``.
         config: the facts it was built from (``net``, ``normalize``, ``task``, ``dataset``).
     """
