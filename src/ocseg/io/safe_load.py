@@ -119,9 +119,9 @@ def load_torch(path: str | Path, name: str, trust: bool | None = None, map_locat
     except pickle.UnpicklingError as exc:
         if "Weights only load failed" not in str(exc):
             raise OcsegError(f"{name} cannot be read (UnpicklingError: {exc}); {fix}") from None
-        raise UnsafeFileError(f"{name} holds {_unsafe_names(exc)}, which loading would have to "
-                              f"unpickle (and so could run code); pass {TRUST_OPTION} only if you "
-                              "trust where the file comes from") from None
+        raise UnsafeFileError(f"{name} would import {_unsafe_names(exc)} when unpickled, which could run "
+                              "code (ocseg loads tensors, plain values and numpy scalars only); pass "
+                              f"{TRUST_OPTION} only if you trust where the file comes from") from None
     except Exception as exc:  # noqa: BLE001 - any other failure is a bad file for the user
         text = " ".join(str(exc).split())[:300]
         raise OcsegError(f"{name} cannot be read ({type(exc).__name__}: {text}); {fix}") from None
@@ -169,10 +169,10 @@ def load_npz(source: str, data: bytes | str | Path, what: str = "file",
             raise OcsegError(f"{what} '{source}' cannot be read ({exc}); {fix}") from None
         member, names = _pickled_member_globals(data)
         entry = f" entry '{member}'" if member else ""
+        imports = f"would import {', '.join(names)} when unpickled" if names else "holds pickled objects"
         raise UnsafeFileError(
-            f"{what} '{source}'{entry} holds pickled Python objects ({', '.join(names) or 'no globals'}), "
-            "which loading would have to unpickle (and so could run code); ocseg reads only plain "
-            f"numeric arrays from .npz files and there is no opt-out: {fix}") from None
+            f"{what} '{source}'{entry} {imports}, which could run code; ocseg reads only plain numeric "
+            f"arrays from .npz files (trust_checkpoint does not apply to them): {fix}") from None
     except FileNotFoundError:
         raise MissingFileError(f"{what} '{source}' not found") from None
     except Exception as exc:  # noqa: BLE001 - a damaged archive or array, whatever numpy raises
