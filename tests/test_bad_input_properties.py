@@ -11,8 +11,8 @@ tool is run as a user runs it (the console script's function in a fresh forked p
 * exit code 0, or 2 with exactly one ``error:`` line; never a traceback;
 * nothing written or changed outside the output folder (and Hydra's run folder), anywhere above;
 * no partial output: after exit 2 the output folder is as before, except for the errors the tool
-  documents as found only when a file is read (README "When inputs are checked"), after which
-  every output present is complete (no temporary file left);
+  documents as found only when a file is read (docs/troubleshooting.md, "When inputs are
+  checked"), after which every output present is complete (no temporary file left);
 * no pickle payload ran.
 
 Extending it: a mutation is data, ``(kind, *values)``, drawn from a tool's ``mutations``

@@ -4,7 +4,7 @@ settings every harness test runs under.
 
 Runs are reproducible: :func:`harness_settings` derandomises (the examples are a function of the
 test alone), keeps no example database and has no deadline (a tool run takes seconds). Each
-harness test says how many examples it runs; README "Bad input" gives the total.
+harness test says how many examples it runs; docs/troubleshooting.md ("Security") gives the total.
 ``OCSEG_PROPERTY_SCALE=10`` runs ten times as many (a longer search, locally).
 """
 
