@@ -6,6 +6,11 @@ deep-base ResNet files name the stem ``conv1/bn1/…`` (the original prefixes th
 ``resinit.``); ours lives under ``stem.``. Classification-only tensors (``fc``, HRNet's
 ``incre_modules``/``downsamp_modules``/``final_layer``/``classifier``) are ignored. A file that
 does not fit — a shape mismatch, or fewer than 90 % of the backbone's tensors found — is an error.
+
+A missing file that the original links directly (:func:`~ocseg.models.backbones.imagenet_files.direct_url`)
+is downloaded to the named path first, as the ``zoo:`` checkpoints are (:mod:`ocseg.io.download`:
+``OCSEG_ZOO_URL``, atomic, the offline message); a download that does not fit the backbone is
+deleted. ``download=False`` (``backbone.download=false``) stops with the URL instead.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from torch import nn
 
 from ocseg.errors import MissingFileError, OcsegError
 from ocseg.io.safe_load import load_torch
-from ocseg.models.backbones.imagenet_files import download_hint
+from ocseg.models.backbones.imagenet_files import direct_url, download_hint
 
 __all__ = ["load_pretrained", "PretrainedReport"]
 
@@ -69,18 +74,14 @@ def _our_name(key: str, own: dict[str, torch.Tensor]) -> str:
     return stem if stem in own else key
 
 
-def load_pretrained(backbone: nn.Module, path: str | Path, trust: bool | None = None) -> PretrainedReport:
-    """Copy the matching tensors of ``path`` into ``backbone``; raise if the file does not fit.
+def _fitting_weights(backbone: nn.Module, p: Path,
+                     trust: bool | None = None) -> tuple[dict[str, torch.Tensor], PretrainedReport]:
+    """The tensors of ``p`` that fit ``backbone`` and the report; raise if the file does not fit.
 
     The file is read as checkpoints are (:func:`ocseg.io.safe_load.load_torch`): a file that
     needs unpickling beyond tensors and numpy scalars is refused unless ``trust`` (None: as the
     enclosing :func:`~ocseg.io.safe_load.trusted_files` says, which ``train.py`` sets from
     ``trust_checkpoint``, since backbones load their file while the network is built)."""
-    p = Path(path)
-    if not p.is_file():
-        raise MissingFileError(f"backbone.pretrained='{p}' not found; {download_hint(p)} into "
-                         f"'{p.parent}' (paths.pretrained_dir), or set backbone.pretrained=null to "
-                         "train from scratch")
     obj = load_torch(p, f"backbone.pretrained='{p}'", trust=trust,
                      fix="is it a complete ImageNet weight file of the original (.pth)?")
     state = _state_dict_of(obj, p)
@@ -104,9 +105,29 @@ def load_pretrained(backbone: nn.Module, path: str | Path, trust: bool | None = 
         raise OcsegError(f"backbone.pretrained='{p}' does not fit this {kind}: only "
                          f"{len(expected) - len(missing)}/{len(expected)} of its tensors are in the file "
                          f"(first missing: {', '.join(missing[:3])}); pick the file made for this backbone")
-    backbone.load_state_dict(weights, strict=False)
     # classification-head tensors are expected leftovers; list the others first
     ignored.sort(key=lambda k: bool(_CLASSIFIER.match(k)))
-    report = PretrainedReport(str(p), len(expected) - len(missing), len(expected), missing, ignored)
+    return weights, PretrainedReport(str(p), len(expected) - len(missing), len(expected), missing, ignored)
+
+
+def load_pretrained(backbone: nn.Module, path: str | Path, download: bool = True,
+                    trust: bool | None = None) -> PretrainedReport:
+    """Copy the matching tensors of ``path`` into ``backbone``; raise if the file does not fit.
+    A missing file with a direct link is downloaded there first unless ``download`` is False.
+    ``trust``: unpickle anything the file holds (None: ``trust_checkpoint`` of the run, see
+    :func:`_fitting_weights`); a downloaded file is read the same way."""
+    p = Path(path)
+    url = direct_url(p)
+    if not p.is_file() and download and url is not None:
+        from ocseg.io.download import download as fetch
+
+        fetch(url, p, what=f"backbone.pretrained='{p}'",
+              check=lambda tmp: _fitting_weights(backbone, tmp, trust))
+    if not p.is_file():
+        raise MissingFileError(f"backbone.pretrained='{p}' not found; {download_hint(p)} into "
+                         f"'{p.parent}' (paths.pretrained_dir), or set backbone.pretrained=null to "
+                         "train from scratch")
+    weights, report = _fitting_weights(backbone, p, trust)
+    backbone.load_state_dict(weights, strict=False)
     log.info("%s", report)
     return report
