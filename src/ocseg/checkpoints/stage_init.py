@@ -20,6 +20,7 @@ from torch import nn
 
 from ocseg.checkpoints.files import read_checkpoint
 from ocseg.checkpoints.load import load_checkpoint
+from ocseg.checkpoints.zoo import resolve_checkpoint
 from ocseg.errors import OcsegError
 
 __all__ = ["StageInit", "init_from_checkpoint"]
@@ -63,6 +64,7 @@ def init_from_checkpoint(net: nn.Module, path: str | Path, trust: bool | None = 
     handle = net.register_load_state_dict_post_hook(
         lambda module, keys: missing.append(list(keys.missing_keys)))
     try:
+        path = resolve_checkpoint(path)  # zoo:<name>: the released file, fetched once
         obj = read_checkpoint(path, trust=trust, option="init_from")
         kind = load_checkpoint(net, path, strict=False, obj=obj)
     finally:
