@@ -158,6 +158,44 @@ class Case:
     watch: Callable[[Ctx], Path] = lambda c: c.out
 
 
+def _hostile_torch_file(c: Ctx, name: str, kind: str) -> Path:
+    from helpers.hostile import torch_file
+
+    return torch_file(c.tmp / "downloads" / name, c.tmp / "marker", kind)
+
+
+def _submission(c: Ctx, line: str) -> Path:
+    """An instance submission whose second mask path is ``line``, in ``<tmp>/sub``."""
+    sub = c.tmp / "sub"
+    write_png(sub / "m" / "img0_0.png", np.ones((H, W), np.uint8))
+    write_png(c.tmp / "x" / "m.png", np.ones((H, W), np.uint8))
+    (sub / "img0_pred.txt").write_text(f"m/img0_0.png 26 0.9\n{line} 26 0.5\n")
+    return sub
+
+
+def _offsets_archive(c: Ctx, damage: Callable[[Path], None]) -> Path:
+    """The world's offsets stored (uncompressed) in ``offset_semantic.zip``, then damaged."""
+    import zipfile
+
+    archive = c.tmp / "offset_semantic.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        for name in VAL:
+            zf.write(c.w.offsets / f"{name}.mat", f"val/semantic/offset_hrnext/{name}.mat")
+    damage(archive)
+    return archive
+
+
+def _download_with(c: Ctx, archive: str, member: str) -> Path:
+    import zipfile
+
+    raw = c.tmp / "downloads"
+    raw.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(raw / archive, "w") as zf:
+        zf.writestr("leftImg8bit/train/aachen/a_leftImg8bit.png", b"")
+        zf.writestr(member, b"evil")
+    return raw
+
+
 def _empty(c: Ctx, name: str) -> Path:
     (c.tmp / name).mkdir(parents=True)
     return c.tmp / name
@@ -250,6 +288,36 @@ CASES: dict[str, Case] = {
         "train", lambda c: c.train("trainer=ddp_cpu", "trainer.devices=2", "data.batch_size=null",
                                    "data.global_batch_size=3"),
         ("data.global_batch_size=3", "2")),
+    # -- round 3 (issue 17): files that would run code, names that leave their folder, damaged files
+    "ImageNet file that would run code (train)": Case(
+        "train", lambda c: c.train(f"backbone.pretrained={_hostile_torch_file(c, 'w18.pth', 'state_dict')}"),
+        ("backbone.pretrained=", "w18.pth", "exec", "trust_checkpoint=true")),
+    "checkpoint that would run code (eval)": Case(
+        "evaluate", lambda c: c.eval(ckpt=_hostile_torch_file(c, "evil.ckpt", "checkpoint")),
+        ("evil.ckpt", "exec", "could run code", "trust_checkpoint=true")),
+    "instance list naming a mask outside its folder (refine)": Case(
+        "refine", lambda c: [f"input={_submission(c, '../x/m.png')}", "mode=instance", *c.refine()[1:]],
+        ("img0_pred.txt", "'../x/m.png'", "leads outside")),
+    "offsets archive with a bad CRC (refine)": Case(
+        "refine", lambda c: c.refine(offsets=_offsets_archive(c, lambda a: _break_crc(
+            a, "val/semantic/offset_hrnext/img2.mat"))),
+        ("offset_semantic.zip:val/semantic/offset_hrnext/img2.mat", "CRC", "download or write it again")),
+    "MATLAB v7.3 (HDF5) offsets (refine)": Case(
+        "refine", lambda c: c.refine(offsets=_copy_offsets(c, lambda f: _hdf5_mat(f / "img2.mat"))),
+        ("img2.mat", "MATLAB v7.3 (HDF5)", "-v7")),
+    "0-byte image in a training folder (train)": Case(
+        "train", lambda c: c.train(root=_broken_tree(c, lambda r: (r / "images/train/tr1.png").write_bytes(b""))),
+        ("images/train/tr1.png", "cannot be decoded", "data.on_bad_file=skip")),
+    "dataset.root is a file (train, default dataset)": Case(
+        "train", lambda c: [a for a in c.train(root=_file(c, "notes.txt")) if a != "dataset=folder"],
+        ("dataset.root=", "notes.txt", "is a file, not a folder")),
+    "colour label PNG (eval)": Case(
+        "evaluate", lambda c: c.eval(root=_rewrite_label(c, "img2", np.zeros((H, W, 3), np.uint8))),
+        ("labels/val/img2.png", "colour image (RGB PNG)", "_labelIds.png")),
+    "archive member outside raw_dir (prepare)": Case(
+        "prepare", lambda c: ["dataset=cityscapes", f"out_dir={c.out}", f"hydra.run.dir={c.tmp / 'run'}",
+                              f"raw_dir={_download_with(c, 'leftImg8bit_trainvaltest.zip', '../../evil.png')}"],
+        ("leftImg8bit_trainvaltest.zip", "'../../evil.png'", "leads outside")),
     "classes.yaml colour list of the wrong length": Case(
         "evaluate", lambda c: c.eval(root=_broken_tree(c, lambda r: (r / "classes.yaml").write_text(
             "names: [background, cat, dog]\ncolors: [[0, 0, 0], [255, 0, 0]]\n"
@@ -263,6 +331,18 @@ CASES: dict[str, Case] = {
                              f"hydra.run.dir={c.tmp / 'run'}"],
         ("model.txt", "must end in .onnx")),
 }
+
+
+def _break_crc(archive: Path, member: str) -> None:
+    from helpers.hostile import break_crc
+
+    break_crc(archive, member)
+
+
+def _hdf5_mat(path: Path) -> None:
+    from helpers.hostile import hdf5_mat
+
+    hdf5_mat(path)
 
 
 def _write_offsets(path: Path, dense: np.ndarray) -> None:
@@ -315,6 +395,7 @@ def test_bad_input(name, world, cli_server, tmp_path):
     for fragment in case.expect:
         assert fragment in errors[0], (fragment, errors[0])
     assert _snapshot(watched) == before
+    assert not (ctx.tmp / "marker").exists()  # a pickle payload (helpers.hostile) never ran
 
 
 def test_training_reads_refuse_a_truncated_jpeg(tmp_path):

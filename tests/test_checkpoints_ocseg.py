@@ -123,7 +123,7 @@ def test_original_files_with_numpy_values_load_without_trust(tmp_path):
 def test_a_file_that_needs_unpickling_is_refused_unless_trusted(tmp_path):
     path = tmp_path / "payload.pth"
     torch.save({"state_dict": {}, "config_dict": {"hook": Payload(3)}}, path)
-    with pytest.raises(OcsegError, match=r"holds .*Payload.*trust_checkpoint=true") as error:
+    with pytest.raises(OcsegError, match=r"would import .*Payload.*trust_checkpoint=true") as error:
         read_checkpoint(path)
     assert "\n" not in str(error.value)
     assert read_checkpoint(path, trust=True)["config_dict"]["hook"].value == 3

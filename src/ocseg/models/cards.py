@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ocseg.errors import OcsegError
+from ocseg.errors import ArgumentError, ArgumentTypeError
 from ocseg.models import layouts
 from ocseg.models.layouts import Layout
 
@@ -186,8 +186,10 @@ def model_names(include_test_only: bool = False) -> list[str]:
 
 def card(name: str) -> ModelCard:
     """The card of ``model=<name>``; an unknown name is one error listing the models."""
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"model name must be a str, got {type(name).__name__} {name!r}")
     if name not in CARDS:
-        raise OcsegError(f"unknown model '{name}'; available: {', '.join(model_names())}")
+        raise ArgumentError(f"unknown model '{name}'; available: {', '.join(model_names())}")
     return CARDS[name]
 
 

@@ -24,6 +24,7 @@ from ocseg.checkpoints import checkpoint_kind, load_checkpoint
 from ocseg.checkpoints.stage_init import init_from_checkpoint
 from ocseg.errors import OcsegError
 from ocseg.io.atomic import write_json
+from ocseg.io.safe_load import trusted_files
 from ocseg.io.status import status_logger
 from ocseg.lightning.resume import Resume, resolve_ckpt_path
 from ocseg.lightning.training_report import TrainingReport
@@ -144,7 +145,16 @@ def build_trainer(cfg: DictConfig, final_validation: bool = False) -> pl.Trainer
 
 
 def train(cfg: DictConfig) -> dict:
-    """Train ``cfg`` and return the final validation metrics (also written to metrics.json)."""
+    """Train ``cfg`` and return the final validation metrics (also written to metrics.json).
+
+    ``trust_checkpoint`` applies to every PyTorch file the run reads: ``ckpt_path``, ``init_from``
+    and the backbone's ImageNet file (``backbone.pretrained``, read while the network is built),
+    through one :func:`~ocseg.io.safe_load.trusted_files` block."""
+    with trusted_files(bool(cfg.get("trust_checkpoint", False))):
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     _init_from(cfg)   # a stage recipe without its previous stage stops here, before any work
     _recipe_notice(cfg)
