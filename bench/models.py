@@ -1,7 +1,7 @@
 """Model benchmarks: the zoo table (parameters, GFLOPs, times) and ``--compare`` side by side.
 
     python bench/models.py                          # all zoo models, 256×512, batch 1, CPU
-    python bench/models.py --flops --no-time --readme   # the README table (GFLOPs on the meta device)
+    python bench/models.py --flops --no-time --docs     # rewrite the model tables of docs/models.md, README.md
     python bench/models.py --compare --threads 2 [--original-repo /tmp/openseg] [--mmseg /tmp/mmseg-venv]
     python bench/models.py --compare --variants inference_mode,channels_last,fused,bf16
     python bench/models.py --compare --quick --json out.json
@@ -36,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from model_sides import VARIANTS, fwd_bwd_fn, fwd_fn, ocseg_sides, outputs_of  # noqa: E402
 from ocseg.models import available_models, build_model  # noqa: E402
-from ocseg.models.cards import CARDS, ModelCard, Weights  # noqa: E402
 from timing import CLOCKS, cpu_model, medians, ratio, round_robin  # noqa: E402
 
 COMPARED = ("hrnet48_ocr", "r101_ocr", "segfix_hrnet2x20")
@@ -101,53 +100,6 @@ def zoo_row(name: str, args, device: torch.device) -> dict:
     return row
 
 
-_DATASETS = {"cityscapes": "Cityscapes", "pascal_context": "PASCAL-Context", "lip": "LIP",
-             "coco_stuff": "COCO-Stuff", "ade20k": "ADE20K", "mapillary": "Mapillary"}
-
-
-def _scores(weights: Weights) -> str:
-    """``Cityscapes val: 81.09, 81.73 w/ SegFix``: the published scores of one training result."""
-    if not weights.scores:
-        return ""
-    parts = [f"{score.miou:g}" + (f" ({score.test})" if score.test not in ("ss", None) else "")
-             + (" w/ SegFix" if score.segfix else "") for score in weights.scores]
-    first = weights.scores[0]
-    return f"{_DATASETS[first.dataset]} {first.split}: {', '.join(parts)}"
-
-
-def _weights(card: ModelCard) -> tuple[str, str]:
-    """The released files and the published scores of a card, one line per training result."""
-    files, scores = [], []
-    for w in card.weights:
-        trained = f"{_DATASETS[w.dataset]} {w.split}"
-        if w.url:
-            files.append(f"[`{w.file}`]({w.url})" if w.file else f"[{w.note}]({w.url})")
-            files[-1] += f" ({trained}{'; ' + w.note if w.note and w.file else ''})"
-        else:
-            files.append(f"no file released ({trained}{'; ' + w.note if w.note else ''})")
-        scores.append(_scores(w))
-    if card.task == "segfix":
-        scores = ["— (refines others: see the \"w/ SegFix\" scores)"] if card.weights else []
-    return "<br>".join(files) or "—", "<br>".join(s for s in scores if s) or "—"
-
-
-def readme_table(rows: list[dict]) -> str:
-    """README's model table: one row per user-facing card, with the measured params/GFLOPs."""
-    lines = ["| model | params (M) | GFLOPs 1024×2048 | original (backbone) | input | released weights "
-             "(trained on) | published mIoU |", "|---|---:|---:|---|---|---|---|"]
-    for row in rows:
-        card = CARDS[row["model"]]
-        if card.test_only:
-            continue
-        original = f"{card.original} ({card.backbone})" if card.original else \
-            f"— (ocseg: {card.description})"
-        files, scores = _weights(card)
-        gf = f"{row['gflops']:.0f}" if "gflops" in row else "-"
-        lines.append(f"| `{row['model']}` | {row['params']:.2f} | {gf} | {original} | {card.normalize} | "
-                     f"{files} | {scores} |")
-    return "\n".join(lines)
-
-
 def zoo_table(args, device: torch.device) -> dict:
     names = [n for n in args.models.split(",") if n] or available_models()
     print(f"device {device} ({torch.get_num_threads()} threads), input {args.batch}×3×{args.size[0]}×{args.size[1]}")
@@ -161,9 +113,11 @@ def zoo_table(args, device: torch.device) -> dict:
 
         print(f"{name:20s} {row['params']:9.2f} {fmt('gflops', '8.1f'):>8s} {fmt('fwd', '8.3f'):>8s} "
               f"{fmt('fwd_bwd', '10.3f'):>10s}", flush=True)
-    if args.readme:
-        print()
-        print(readme_table(rows))
+    if args.docs:
+        from model_tables import ROOT, write_docs
+
+        for path in write_docs(rows):
+            print(f"rewrote the model table in {path.relative_to(ROOT)}")
     return {"zoo": rows}
 
 
@@ -295,7 +249,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--flops", action="store_true", help="count GFLOPs at 1024×2048")
     parser.add_argument("--no-time", dest="time", action="store_false", help="skip the timings")
-    parser.add_argument("--readme", action="store_true", help="print the README's model table")
+    parser.add_argument("--docs", action="store_true", help="rewrite the model tables of docs/models.md and "
+                        "README.md (with --flops: all 12 models; see model_tables.py)")
     parser.add_argument("--compare", action="store_true", help="ocseg side by side with its plain path "
                         "(and the original / mmseg when given)")
     parser.add_argument("--original-repo", default=None, help="checkout of openseg.pytorch (pytorch-1.7)")

@@ -268,7 +268,7 @@ def bench_blending(work: Path, data: dict, count: int) -> dict:
         low, high = ids.min(1), ids.max(1)
         for key in zip(low.tolist(), high.tolist(), got.tolist()):
             blends[key] = blends.get(key, 0) + 1
-        wanted = np.flatnonzero((low == 2) & (high == 8) & (got == 5))  # README's example
+        wanted = np.flatnonzero((low == 2) & (high == 8) & (got == 5))  # docs/segfix.md's example
         if example is None or (wanted.size and example["original_train_id"] != 5):
             k = int(wanted[0]) if wanted.size else 0
             y, x = int(ys[k]), int(xs[k])

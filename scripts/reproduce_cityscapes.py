@@ -6,8 +6,8 @@
 
 Every stage runs in ``<runs>/<stage>``; running the same command again skips finished stages
 and resumes an interrupted training stage from its ``checkpoints/last.ckpt``. Trailing
-``key=value`` arguments are added to every ``train.py`` stage. Stages and variables: README,
-"Reproducing the Cityscapes results".
+``key=value`` arguments are added to every ``train.py`` stage. Stages and variables:
+docs/reproduce-cityscapes.md.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each case asserts three things: a non-zero exit (2); exactly one ``error:`` line, which names
 the file, key or option at fault and says the fix; no traceback, and no new result file in the
 output folder (a snapshot before and after; Hydra's own ``.hydra/`` and ``*.log`` bookkeeping
-aside). README "When things go wrong / Bad input" lists the same cases and messages.
+aside). docs/troubleshooting.md ("Bad input") lists the same cases and messages.
 
 The tools that import torch and Lightning run in children of one fork server
 (``tests/helpers/cli_forkserver.py``, the ``cli_server`` fixture: a fresh process per case, running the

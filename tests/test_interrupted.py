@@ -4,7 +4,7 @@ For ``eval``, ``predict_offsets``, ``refine``, the SegFix ground-truth generator
 right after the kill every file at a final name is complete (byte-equal to an uninterrupted
 run's: outputs are written to a hidden temporary name and renamed); the re-run only does the
 missing files (the ones already there keep their inode and mtime) and ends with exactly the
-uninterrupted run's outputs. README "When things go wrong / Re-running offline tools".
+uninterrupted run's outputs. docs/troubleshooting.md, "Re-running offline tools".
 """
 
 from __future__ import annotations

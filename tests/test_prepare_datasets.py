@@ -123,8 +123,8 @@ def test_image_without_label_in_download_is_one_error(tmp_path):
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run([sys.executable, "-c", "from ocseg.app.cli import prepare; prepare()", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", "from ocseg.app.cli import prepare; prepare()", *args],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_command_line_prepares_into_paths_data_dir_and_reports_errors(tmp_path):

@@ -176,7 +176,7 @@ def _folder_from_synthetic(source: Path, root: Path) -> None:
 
 
 def test_chain_on_a_folder_dataset(tmp_path, synthetic_root):
-    """README's chain on ``dataset=folder``: SegFix trains on the folder's labels, predicts
+    """docs/segfix.md's chain on ``dataset=folder``: SegFix trains on the folder's labels, predicts
     offsets for its val images, and refines a (shifted) prediction with before/after scores."""
     root = tmp_path / "mine"
     _folder_from_synthetic(synthetic_root, root)

@@ -229,7 +229,7 @@ def test_label_table_comes_from_the_dataset(tmp_path, dataset, extra, expected):
 
 # --- exactness on held-out maps ------------------------------------------------------------
 def assert_same_up_to_accumulation_order(ours, depth, dir_deg, vectors):
-    """What README promises: identical ``depth``; ``dir_deg`` equal except one truncation step
+    """What docs/segfix.md promises: identical ``depth``; ``dir_deg`` equal except one truncation step
     (±1; 0 ↔ 180 at ±180°, the same direction) where the exact angle sits on a 2° truncation
     boundary, which a float32 sum in another order can land on either side of; identical
     8-direction training bins."""

@@ -47,7 +47,8 @@ class Segmenter:
 
     Attributes:
         model: the ``nn.Module`` (eval mode; native-stride logits dict).
-        class_names, palette: per train id (palette: RGB).
+        class_names: the class names, per train id.
+        palette: the RGB colours, per train id.
         label_ids: per train id, the value :meth:`predict` returns for that class (the dataset's
             label ids: Cityscapes labelIds 7…33; ``0..N-1`` for a dataset without ids).
         classes: :class:`SegClass` by the value :meth:`predict` returns:

@@ -72,5 +72,5 @@ class LastCheckpoint(ModelCheckpoint):
             self._save_now(trainer)
         cause = "SIGTERM" if isinstance(exception, SIGTERMException) else "Ctrl-C"
         log.warning("%s: training stopped after step %d; %s holds that state. Resume with the same "
-                    "command plus ckpt_path=last (README, When things go wrong)", cause,
+                    "command plus ckpt_path=last (docs/troubleshooting.md)", cause,
                     trainer.global_step, self.saved_path)

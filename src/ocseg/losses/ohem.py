@@ -56,8 +56,11 @@ class OhemCrossEntropy(MainAuxLoss):
         min_kept: at least this many hardest pixels are kept per chunk of ``images_per_chunk``
             images, or per local batch when that is None (original 100000 per GPU; values below
             1 count as 1, as the original's ``max(1, ohem_minkeep)``).
-        seg_weight, aux_weight, class_weights, ignore_index, images_per_chunk: as
-            :class:`~ocseg.losses.main_aux.MainAuxLoss`.
+        seg_weight: as :class:`~ocseg.losses.main_aux.MainAuxLoss`.
+        aux_weight: as :class:`~ocseg.losses.main_aux.MainAuxLoss`.
+        class_weights: as :class:`~ocseg.losses.main_aux.MainAuxLoss`.
+        ignore_index: as :class:`~ocseg.losses.main_aux.MainAuxLoss`.
+        images_per_chunk: as :class:`~ocseg.losses.main_aux.MainAuxLoss`.
     """
 
     def __init__(self, ohem_thresh: float = 0.9, min_kept: int = 100000, seg_weight: float = 1.0,

@@ -124,9 +124,12 @@ class RMILoss(MainAuxLoss):
         rmi_pool_size: max-pool kernel and stride before RMI (original 3; 1 disables pooling).
         rmi_lambda: weight λ of the BCE part; RMI gets 1 − λ (original ``loss_weight_lambda`` 0.5
             with ``lambda_way`` 1).
-        seg_weight, aux_weight, class_weights, ignore_index, images_per_chunk: as
-            :class:`~ocseg.losses.main_aux.MainAuxLoss`; ``class_weights`` only affect the aux CE
-            (the original RMI config has none).
+        seg_weight: as :class:`~ocseg.losses.main_aux.MainAuxLoss`.
+        aux_weight: as :class:`~ocseg.losses.main_aux.MainAuxLoss`.
+        class_weights: as :class:`~ocseg.losses.main_aux.MainAuxLoss`, but they only affect the
+            aux CE (the original RMI config has none).
+        ignore_index: as :class:`~ocseg.losses.main_aux.MainAuxLoss`.
+        images_per_chunk: as :class:`~ocseg.losses.main_aux.MainAuxLoss`.
     """
 
     def __init__(self, rmi_radius: int = 3, rmi_pool_size: int = 3, rmi_lambda: float = 0.5,

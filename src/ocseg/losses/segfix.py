@@ -33,7 +33,8 @@ class SegFixLoss(SegLoss):
     weights ``1 − frequency`` of its own target in the batch. Terms: ``mask``, ``direction``.
 
     Args:
-        mask_weight, direction_weight: weights of the two terms (original env vars, default 1).
+        mask_weight: weight of the mask term (original environment variable, default 1).
+        direction_weight: weight of the direction term (original environment variable, default 1).
         mask_threshold: boundary probability above which the direction is supervised (0.5).
         max_distance: largest distance to the boundary counted as boundary (original
             ``dt_max_distance`` 5).

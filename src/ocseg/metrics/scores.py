@@ -115,7 +115,7 @@ class Scores:
 
     # -- metrics.json ----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        """The scores block of ``metrics.json`` (README, "metrics.json")."""
+        """The scores block of ``metrics.json`` (docs/evaluation.md, "metrics.json")."""
         boundary = self.per_class_boundary_f
         return {
             "mIoU": json_number(self.miou),

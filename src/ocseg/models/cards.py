@@ -5,7 +5,7 @@ normalisation and the task; the card says what the model is in the original (net
 backbone, checkpoint key layout), repeats the normalisation and task for code that has no config
 (a test keeps both in step), lists the weights the original released with their published scores,
 and marks test fixtures, which user-facing lists leave out. The model list, the original-layout
-table, the README zoo table (``bench/models.py --readme``) and the model tests are views of
+table, the model tables of docs/models.md and README (``bench/models.py --docs``) and the model tests are views of
 :data:`CARDS`.
 
 Released files and scores: the original's ``MODEL_ZOO.md`` (branch ``master``; line numbers in
@@ -156,7 +156,7 @@ _CARDS = (
               test_only=True),
 )
 
-#: Every model, by ``model=`` name, in the README's order (the original zoo first).
+#: Every model, by ``model=`` name, in the docs' table order (the original zoo first).
 CARDS: dict[str, ModelCard] = {c.name: c for c in _CARDS}
 
 

@@ -41,7 +41,7 @@ class SegmentationNet(nn.Module):
         conv folded into it (:mod:`ocseg.models.fuse`), conv weights in ``channels_last`` (so the
         activations follow after the first conv: oneDNN then skips the reorders to and from its
         blocked layout; 0.80–0.84× the forward time of SegFix-HRNet2x and R101 on CPU, neutral on
-        HRNet-W48, see README "Performance"). ``self`` is left untouched; the copy refuses
+        HRNet-W48, see docs/performance.md). ``self`` is left untouched; the copy refuses
         ``train()`` (its BNs are gone) and its state dict has no BN entries, so save checkpoints
         from the unfused network."""
         fused = copy.deepcopy(self).eval()

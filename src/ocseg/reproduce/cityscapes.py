@@ -63,7 +63,7 @@ class Settings:
             configs' default (``pretrained_model/``).
         gpus: GPUs of the machine: None → ``trainer=ddp`` (all of them), 0 → ``trainer=cpu``,
             1 → ``trainer=gpu``, N → ``trainer=ddp trainer.devices=N``. (The pipeline runs on
-            one machine; a stage on several nodes: README, Reproducing the Cityscapes results.)
+            one machine; a stage on several nodes: docs/reproduce-cityscapes.md.)
         segfix_ckpt: a SegFix checkpoint (ocseg ``.ckpt`` or the original's ``.pth``) instead of
             training stage ``segfix_cityscapes_hrnet2x20``.
         offsets: a folder or ``.zip`` of offsets (the original's ``offset_semantic.zip``) instead

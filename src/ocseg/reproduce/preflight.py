@@ -57,8 +57,8 @@ def check_inputs(steps: Sequence[Step], runs: str | Path) -> None:
         if step.stage.tool != "train":
             continue
         cfg = compose("train", [a for a in step.args if not a.startswith("hydra.")])
-        need(cfg.backbone.get("pretrained"), f"{name} ImageNet file (backbone.pretrained; README, "
-                                             "Model zoo: ImageNet weights)")
+        need(cfg.backbone.get("pretrained"), f"{name} ImageNet file (backbone.pretrained; "
+                                             "docs/zoo.md, ImageNet weights)")
         need(cfg.get("init_from"), f"{name} init_from")
         need(cfg.dataset.get("root"), f"{name} dataset.root (dataset={cfg.dataset.name})")
     if missing:

@@ -2,7 +2,7 @@
 
 What the benchmark reads (cityscapesScripts, the official evaluator that the test server runs,
 ``cityscapesscripts/evaluation/evalPixelLevelSemanticLabeling.py``, ``getPrediction`` and the
-file's header; README "Evaluation"): every prediction is a PNG whose pixels are the *label ids*
+file's header; the "Evaluation" section of its README.md): every prediction is a PNG whose pixels are the *label ids*
 of ``helpers/labels.py`` (not train ids), at the image's full resolution, found by a recursive
 search for ``<city>_<seq>_<frame>*.png``, exactly one per image. ``eval.py split=test`` writes
 ``label/<city>_<seq>_<frame>_leftImg8bit.png`` in label ids; this packs such a folder, checking

@@ -8,7 +8,7 @@ under a Lightning trainer (devices, DDP, progress bar). Labelled splits get ``me
 per-class table; unlabelled ones (``split=test``, a folder of images) get predictions only.
 With ``segfix.offsets=<dir>`` every prediction is SegFix-refined before it is written and scored
 (:class:`~ocseg.segfix.refinement.chained.ChainedRefinement`); the unrefined scores are kept
-for comparison under ``segfix.unrefined`` (README, "metrics.json").
+for comparison under ``segfix.unrefined`` (docs/evaluation.md, "metrics.json").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 ground truth of a dataset split is given; writes ``metrics.json``.
 
 :func:`ground_truth_of` gives the label files of any dataset config's split. ``metrics.json``
-has the layout of every tool (README, "metrics.json"): the refined labels' scores at the top,
+has the layout of every tool (docs/evaluation.md, "metrics.json"): the refined labels' scores at the top,
 the input's under ``segfix.unrefined``.
 
 Refinement alone starts fast: this module and what it imports load neither torch nor Lightning

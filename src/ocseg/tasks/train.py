@@ -54,7 +54,7 @@ def _recipe_notice(cfg: DictConfig) -> None:
         log.warning(
             "no experiment= given: dataset=%s trains with the generic defaults (schedule.lr=%s, "
             "schedule.max_steps=%s, data.global_batch_size=%s, loss=%s without class weights); "
-            "the model-zoo recipes are experiment=<dataset>_<model>… (README, Model zoo)",
+            "the model-zoo recipes are experiment=<dataset>_<model>… (docs/zoo.md)",
             cfg.dataset.name, cfg.schedule.lr, cfg.schedule.max_steps,
             cfg.data.global_batch_size, choices.get("loss"))
 
@@ -66,7 +66,7 @@ def _init_from(cfg: DictConfig) -> str | None:
         return cfg.get("init_from")
     except (MissingMandatoryValue, InterpolationToMissingValueError):
         raise OcsegError("this recipe continues a previous training stage: pass init_from=<that "
-                         "stage's checkpoints/last.ckpt> (README, Model zoo: stage chaining)") from None
+                         "stage's checkpoints/last.ckpt> (docs/zoo.md, Stage chaining)") from None
 
 
 def _scratch_warning(cfg: DictConfig) -> None:
@@ -87,7 +87,7 @@ def _scratch_warning(cfg: DictConfig) -> None:
         return
     log.warning(
         "dataset=%s trains model=%s from random weights: backbone.pretrained is null. The model-zoo "
-        "recipes load the original's ImageNet file from paths.pretrained_dir (README, Model zoo); "
+        "recipes load the original's ImageNet file from paths.pretrained_dir (docs/zoo.md, ImageNet weights); "
         "pass backbone.pretrained=null to train from scratch on purpose",
         cfg.dataset.name, cfg.model.name)
 
