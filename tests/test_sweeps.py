@@ -53,6 +53,15 @@ def test_multirun_writes_one_run_per_job_and_the_sweep_summary(tmp_path, single_
         assert int(row["metrics.step"]) == 2 and row["schedule.lr"] == "0.02"
     out = capsys.readouterr().out
     assert "sweep summary: 2 jobs" in out and f"sweep summary written to {sweep / 'sweep_summary.csv'}" in out
+    # CE's and RMI's validation losses are on different scales: the summary says so
+    assert "loss: each job's own validation loss; loss=ce, rmi are on different scales" in out
+
+
+def test_jobs_of_different_losses_are_marked():
+    from ocseg.app.sweep_summary import mixed_losses
+
+    assert mixed_losses([{"loss": "ce"}, {"loss": "rmi"}, {"loss": "ce"}]) == ["ce", "rmi"]
+    assert mixed_losses([{"loss": "ce"}, {"loss": "ce"}]) == [] == mixed_losses([{"loss": None}])
 
 
 def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):

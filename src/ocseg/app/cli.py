@@ -147,6 +147,9 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr, flush=True)
+        from ocseg.app.failed_run import record_failure
+
+        record_failure(message)   # the run log says why; an empty run folder is removed
         if _in_multirun():
             raise
         sys.exit(EXIT_USER_ERROR)
