@@ -232,3 +232,18 @@ def test_a_failed_command_leaves_no_empty_run_folder(cli_server, tmp_path):
     assert rc == 2
     last = (named / "train.log").read_text().splitlines()[-1]
     assert "[ERROR]" in last and "Cityscapes root" in last and "nowhere" in last
+
+
+def test_an_error_raised_in_a_ddp_spawn_worker_is_one_line():
+    """Under trainer=ddp_cpu (ddp_spawn) the batch check runs in the workers; torch re-raises
+    only the worker's traceback text, from which the tools take the message."""
+    from torch.multiprocessing.spawn import ProcessRaisedException
+
+    from ocseg.app.cli import user_message
+
+    text = ("\n\n-- Process 0 terminated with the following error:\nTraceback (most recent call "
+            "last):\n  File \"x.py\", line 1, in f\nocseg.errors.OcsegError: the training split has "
+            "4 images (2 per process over 2 processes), fewer than one batch\n")
+    assert user_message(ProcessRaisedException(text, 0, 123)) == (
+        "the training split has 4 images (2 per process over 2 processes), fewer than one batch")
+    assert user_message(ProcessRaisedException("\nValueError: a bug\n", 0, 123)) is None

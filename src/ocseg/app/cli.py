@@ -35,6 +35,9 @@ EXIT_USER_ERROR = 2
 _FROM_CHECKPOINT = "ocseg.checkpoints.identity:checkpoint_overrides"
 
 
+_SPAWNED_ERROR = f"{OcsegError.__module__}.{OcsegError.__name__}: "
+
+
 def _chain(exc: BaseException | None):
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
@@ -61,6 +64,9 @@ def user_message(exc: BaseException) -> str | None:
     for item in chain:
         if isinstance(item, OcsegError):
             return _ocseg_text(item)
+    for item in chain:  # raised in a ddp_spawn worker: torch re-raises only its traceback text
+        if type(item).__name__ == "ProcessRaisedException" and _SPAWNED_ERROR in str(item):
+            return str(item).rsplit(_SPAWNED_ERROR, 1)[1].strip().splitlines()[0]
     for item in chain:
         if isinstance(item, OmegaConfBaseException):
             return (f"configuration error: {str(item).splitlines()[0]} "

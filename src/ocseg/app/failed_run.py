@@ -31,10 +31,13 @@ def record_failure(message: str) -> None:
     run is a single run in Hydra's default folder and wrote nothing else."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
+    from omegaconf import OmegaConf
 
     if not HydraConfig.initialized():
         return
     hydra_cfg = HydraConfig.get()
+    if OmegaConf.is_missing(hydra_cfg.runtime, "output_dir"):  # composed, not run (tests)
+        return
     folder = Path(hydra_cfg.runtime.output_dir)
     root = logging.getLogger()
     files = [h for h in root.handlers if isinstance(h, logging.FileHandler)]

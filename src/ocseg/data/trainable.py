@@ -104,7 +104,8 @@ def check_crop(transform: Any, sizes: Sequence[tuple[int, int]]) -> None:
 
 def sample_sizes(samples: Sequence[Any], limit: int = SIZE_SAMPLE) -> list[tuple[int, int]]:
     """(H, W) of up to ``limit`` images of ``samples`` (records with ``.image``), evenly spread,
-    from their headers."""
+    from their headers; an unreadable file is left out (reading it is ``data.on_bad_file``'s
+    business)."""
     from ocseg.data.preflight import image_size
 
     if not samples:
@@ -113,6 +114,9 @@ def sample_sizes(samples: Sequence[Any], limit: int = SIZE_SAMPLE) -> list[tuple
     picks = sorted({round(i * (len(samples) - 1) / max(count - 1, 1)) for i in range(count)})
     sizes = []
     for i in picks:
-        width, height = image_size(samples[i].image, verify=False)
+        try:
+            width, height = image_size(samples[i].image, verify=False)
+        except OcsegError:
+            continue
         sizes.append((height, width))
     return sizes
