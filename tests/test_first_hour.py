@@ -78,9 +78,9 @@ def test_a_loader_that_would_be_empty_is_found_per_process():
 
 
 def test_the_crop_check_allows_what_the_augmentation_can_fill():
-    """A crop is refused only when no image reaches it even at the largest random scale, after
-    the dataset's fixed resize (ADE20K's short side 520; VOC-sized images under a 512 crop train
-    fine at scales up to 2)."""
+    """A crop is refused only when no image fills half of it even at the largest random scale,
+    after the dataset's fixed resize (ADE20K's short side 520; VOC-sized images under a 512 crop
+    train fine at scales up to 2)."""
     from ocseg.data.augment import PadToSize, RandomCropUpTo, RandomScaleAspect, ResizeShortSide
     from ocseg.data.transforms import pipeline
 
@@ -90,6 +90,9 @@ def test_the_crop_check_allows_what_the_augmentation_can_fill():
 
     check_crop(transform(), [(375, 500), (333, 500)])              # PASCAL VOC sizes
     check_crop(transform(ResizeShortSide(520)), [(64, 96)])         # resized first
+    check_crop(pipeline([RandomCropUpTo(32, 32)]), [(24, 32)])      # 3/4 of the crop is image
+    with pytest.raises(OcsegError, match="mostly padding"):
+        check_crop(pipeline([RandomCropUpTo(32, 32)]), [(12, 32)])
     with pytest.raises(OcsegError, match=r"largest is 120×180 H×W, at most 252×377 after the "
                                          r"largest random resize.*dataset.crop_size=\[120,180\]"):
         check_crop(transform(), [(64, 96), (120, 180)])

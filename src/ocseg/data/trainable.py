@@ -2,10 +2,11 @@
 
 Training is iteration based and its loader drops the last incomplete batch (``drop_last``), so a
 split with fewer images per process than the batch gives an empty loader: Lightning then ends
-``fit`` after 0 steps and the run would look finished. And a crop larger than every image, even
-at the largest random scale of the augmentation, makes every training sample mostly padding.
-Both stop the run before training with one line giving the split size, the batch or the sizes,
-and the key that fixes it. Only file headers are read (a few images' sizes), never pixels.
+``fit`` after 0 steps and the run would look finished. And a crop so much larger than every
+image, even at the largest random scale of the augmentation, that image pixels fill less than
+:data:`MIN_FILLED` of it makes every training sample mostly padding. Both stop the run before
+training with one line giving the split size, the batch or the sizes, and the key that fixes it.
+Only file headers are read (a few images' sizes), never pixels.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from ocseg.data.augment import RandomCropUpTo, RandomScaleAspect, ResizeShortSid
 from ocseg.errors import OcsegError
 
 __all__ = ["batches_per_process", "check_batches", "largest_before_crop", "check_crop",
-           "sample_sizes", "SIZE_SAMPLE"]
+           "sample_sizes", "SIZE_SAMPLE", "MIN_FILLED"]
 
 #: images whose sizes the crop check reads (evenly spread over the split; all of a smaller one)
 SIZE_SAMPLE = 64
+#: the share of the crop that image pixels must be able to fill (the rest is padding)
+MIN_FILLED = 0.5
 
 
 def batches_per_process(num_images: int, batch_size: int, world_size: int = 1) -> int:
@@ -82,15 +85,16 @@ def largest_before_crop(transform: Any, height: int, width: int
 
 
 def check_crop(transform: Any, sizes: Sequence[tuple[int, int]]) -> None:
-    """One :class:`OcsegError` when no image of ``sizes`` ((H, W) as stored) can fill the crop of
-    ``transform`` even at the augmentation's largest scale: every crop would be mostly padding."""
+    """One :class:`OcsegError` when no image of ``sizes`` ((H, W) as stored) fills
+    :data:`MIN_FILLED` of the crop of ``transform`` even at the augmentation's largest scale:
+    every crop would be mostly padding."""
     if not sizes:
         return
     reach = [largest_before_crop(transform, h, w) for h, w in sizes]
     if any(r is None for r in reach):
         return
     (crop_h, crop_w) = reach[0][1]
-    if any(h >= crop_h and w >= crop_w for (h, w), _ in reach):
+    if any(min(h, crop_h) * min(w, crop_w) >= MIN_FILLED * crop_h * crop_w for (h, w), _ in reach):
         return
     stored_h, stored_w = max(h for h, _ in sizes), max(w for _, w in sizes)
     top_h, top_w = max(h for (h, _), _ in reach), max(w for (_, w), _ in reach)
