@@ -22,7 +22,7 @@ REPRO_FLAGS = $(if $(DATA),--data=$(DATA)) $(if $(GPUS),--gpus=$(GPUS)) \
 	$(if $(OFFSETS),--offsets=$(OFFSETS)) $(if $(MAPILLARY_CKPT),--mapillary-ckpt=$(MAPILLARY_CKPT)) \
 	$(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(filter 1,$(REPRO_TINY)),--tiny)
 
-.PHONY: install train eval test test-fast lint docs docs-serve bench bench-quick segfix-demo \
+.PHONY: install train eval test test-fast lint docs docs-serve bench bench-quick segfix-demo screenshots \
 	reproduce-cityscapes reproduce-cityscapes-val clean-venv help
 
 help:
@@ -35,6 +35,7 @@ help:
 	@echo "make bench-quick  every benchmark at small sizes (minutes, CPU): bench/results/<device>.json"
 	@echo "make bench     every benchmark at full sizes (an hour or more on 2 cores); ARGS='--original-repo DIR --mmseg DIR'"
 	@echo "make segfix-demo  the SegFix chain on the embedded dataset (~25 min on 2 cores)"
+	@echo "make screenshots  docs/img/report-*.png: each kind of report.html in headless Chromium (the browser tests)"
 	@echo "make reproduce-cityscapes      the leaderboard pipeline (DATA=, GPUS=, DRY_RUN=1, ...)"
 	@echo "make reproduce-cityscapes-val  the 80k HRNet-W48+OCR val row, w/ and w/o SegFix"
 
@@ -79,6 +80,10 @@ bench-quick: install
 
 bench: install
 	$(BIN)/python bench/run.py $(ARGS)
+
+# the browser tests of tests/test_report.py, saving the top of each page they open
+screenshots: install
+	OCSEG_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/test_report.py
 
 segfix-demo: install
 	PYTHON=$(BIN)/python scripts/segfix_demo.sh $(ARGS)

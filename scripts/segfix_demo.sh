@@ -6,6 +6,7 @@
 #   4. predict SegFix offsets for val             (python predict_offsets.py)
 #   5. refine the labels, scores before / after   (python refine.py ... split=val)
 #   6. the same in one go                         (python eval.py ... segfix.offsets=)
+# and ends by printing the SegFix page (report.html: per-class change, fixed/broken pixels, crops).
 # Usage: scripts/segfix_demo.sh [work dir (default logs/segfix_demo)] [extra args for step 1 ...]
 # e.g.   scripts/segfix_demo.sh logs/segfix_demo schedule.max_steps=80 schedule.val_every=40
 set -euo pipefail
@@ -40,3 +41,4 @@ $PY eval.py paths.data_dir="$W/data" ckpt_path="$W/seg/checkpoints/last.ckpt" \
     segfix.offsets="$W/offsets" output_dir="$W/eval_segfix" hydra.run.dir="$W/eval_segfix" \
     trainer.enable_progress_bar=false
 date +%T
+echo "SegFix report (refine.py): $W/refine/report.html (chained eval.py: $W/eval_segfix/report.html)"

@@ -73,3 +73,25 @@ def cli_server():
     server = ForkServer()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session (``tests/helpers/browser.py``). Without Chromium or
+    Playwright the browser tests are skipped with the reason, except under ``CI=true``, where a
+    missing browser fails them."""
+    import importlib.util
+
+    from helpers.browser import Browser, chromium_path
+
+    path, reason = chromium_path(), None
+    if path is None:
+        reason = "no Chromium (/usr/bin/chromium): apt-get install -y chromium"
+    elif importlib.util.find_spec("playwright") is None:
+        reason = "Playwright for Python is not installed: pip install -e '.[dev]'"
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and the browser tests cannot run: {reason}")
+        pytest.skip(f"browser tests skipped: {reason}")
+    with Browser(path) as opened:
+        yield opened

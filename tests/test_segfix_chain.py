@@ -14,12 +14,12 @@ from hydra.utils import instantiate
 
 from helpers.checkpoints import make_checkpoint
 from helpers.config import TINY, compose, eval_cfg
+from helpers.segfix_fakes import write_random_offsets
 from ocseg.data.augment import HorizontalFlipSwap
 from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS, Cityscapes
 from ocseg.data.normalize import Normalize
 from ocseg.errors import OcsegError
 from ocseg.segfix.encoding.distance_direction import instance_ground_truth
-from ocseg.segfix.offsets.files import write_offsets
 from ocseg.tasks.evaluate import evaluate
 from ocseg.tasks.predict_offsets import predict_offsets
 from ocseg.tasks.refine import refine
@@ -88,14 +88,7 @@ def test_instance_task_targets_and_missing_maps(tmp_path, synthetic_root):
 @pytest.fixture(scope="module")
 def random_offsets(tmp_path_factory, synthetic_root) -> Path:
     """Offsets for the val images: half .npz, half the original's int32 .mat."""
-    folder = tmp_path_factory.mktemp("offsets")
-    rng = np.random.RandomState(0)
-    for k, image in enumerate(_val_images(synthetic_root)):
-        off = rng.randint(-1, 2, size=(64, 128, 2)).astype(np.int8)
-        off[rng.rand(64, 128) > 0.3] = 0
-        suffix = ".npz" if k % 2 else ".mat"
-        write_offsets(folder / f"{image.stem}{suffix}", off, mat_dtype=np.int32)
-    return folder
+    return write_random_offsets(tmp_path_factory.mktemp("offsets"), _val_images(synthetic_root))
 
 
 def test_chained_eval_equals_eval_then_refine(tmp_path, synthetic_root, seg_ckpt, random_offsets):

@@ -53,6 +53,10 @@ def test_multirun_writes_one_run_per_job_and_the_sweep_summary(tmp_path, single_
         assert int(row["metrics.step"]) == 2 and row["schedule.lr"] == "0.02"
     out = capsys.readouterr().out
     assert "sweep summary: 2 jobs" in out and f"sweep summary written to {sweep / 'sweep_summary.csv'}" in out
+    # the sweep page beside the CSV, linking each job's own training page
+    assert f"sweep report: {sweep / 'report.html'}" in out
+    page = (sweep / "report.html").read_text()
+    assert 'href="0/report.html"' in page and 'href="1/report.html"' in page and "against loss" in page
     # CE's and RMI's validation losses are on different scales: the summary says so
     assert "loss: each job's own validation loss; loss=ce, rmi are on different scales" in out
 

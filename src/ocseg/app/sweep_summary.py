@@ -7,6 +7,8 @@ with every launcher and sweeper: in each job's own process (a SLURM job too) ``o
 what a sweeper such as Optuna optimises — and rewrites ``<sweep folder>/sweep_summary.csv`` from
 every job folder found so far, so the summary exists even when a failing job stops the sweep;
 ``on_multirun_end`` writes it once more and prints it as a table. Single runs are left alone.
+With the jobs' ``report=true`` (the default) ``report.html`` is rewritten beside the CSV each time
+(:mod:`ocseg.report.sweep`).
 
 Jobs that trained with different losses (``loss=ce,rmi``) report validation losses on different
 scales (RMI's is negative by design; docs/losses.md, "Reading the loss values"): the table then
@@ -155,6 +157,15 @@ def _table(columns: list[str], rows: list[dict[str, Any]], swept: list[str], tit
     return table
 
 
+def _write_report(sweep_dir: Path, columns: list[str], rows: list[dict[str, Any]], swept: list[str]) -> None:
+    from ocseg.report.sweep import write_sweep_report
+
+    try:
+        write_sweep_report(sweep_dir, columns, rows, swept)
+    except Exception as exc:  # noqa: BLE001 - the CSV is written; the page only shows it
+        log.warning("report.html not written (%s: %s)", type(exc).__name__, exc)
+
+
 class SweepSummary(Callback):
     """Writes ``<sweep dir>/<filename>`` (CSV) during and after a multirun and prints it.
 
@@ -165,11 +176,14 @@ class SweepSummary(Callback):
     def __init__(self, filename: str = "sweep_summary.csv") -> None:
         self.filename = filename
 
-    def _write(self, sweep_dir: Path) -> tuple[list[str], list[dict[str, Any]], list[str], list[str]]:
+    def _write(self, sweep_dir: Path, report: bool = True
+               ) -> tuple[list[str], list[dict[str, Any]], list[str], list[str]]:
         jobs = collect_jobs(sweep_dir)
         columns, rows, swept = summary_rows(jobs)
         if rows:
             write_text(sweep_dir / self.filename, _csv(columns, rows))
+            if report:
+                _write_report(sweep_dir, columns, rows, swept)
         return columns, rows, swept, mixed_losses(jobs)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
@@ -183,11 +197,11 @@ class SweepSummary(Callback):
         else:
             record["error"] = f"{type(value).__name__}: {value}"
         write_json(Path(config.hydra.runtime.output_dir) / JOB_RETURN, record)
-        self._write(Path(config.hydra.sweep.dir))
+        self._write(Path(config.hydra.sweep.dir), bool(config.get("report", True)))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        columns, rows, swept, mixed = self._write(sweep_dir)
+        columns, rows, swept, mixed = self._write(sweep_dir, bool(config.get("report", True)))
         if not rows:
             return
         from rich.console import Console
@@ -197,3 +211,5 @@ class SweepSummary(Callback):
             print(f"loss: each job's own validation loss; loss={', '.join(mixed)} are on different "
                   "scales (RMI's is negative by design, docs/losses.md): compare mIoU", flush=True)
         print(f"sweep summary written to {sweep_dir / self.filename}", flush=True)
+        if config.get("report", True) and (sweep_dir / "report.html").is_file():
+            print(f"sweep report: {sweep_dir / 'report.html'}", flush=True)

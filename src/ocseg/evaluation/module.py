@@ -3,7 +3,9 @@
 Lightning provides devices, mixed precision, DDP and the progress bar; the module's own
 dataloader shards the images over processes without duplicates, and the scores (confusion
 matrix, boundary F) are summed across processes before rank 0 writes ``metrics.json``. With a
-``refine`` function (chained SegFix) it scores the unrefined predictions too.
+``refine`` function (chained SegFix) it scores the unrefined predictions too. With a ``report``
+function it also keeps per-image counts (:class:`ImageRecords`) and rank 0 hands them, with the
+scores, to that function at the end (the run's ``report.html``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from lightning.pytorch import LightningModule
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ocseg.evaluation.image_records import ImageRecords
 from ocseg.evaluation.items import EvaluationItems, collate_items
 from ocseg.evaluation.sampler import ShardSampler
 from ocseg.inference.predictor import SegmentationPredictor
@@ -23,10 +27,12 @@ from ocseg.io.atomic import write_json
 from ocseg.metrics.accumulators import BoundaryFScore, LabelConfusion
 from ocseg.metrics.scores import Scores
 
-__all__ = ["EvaluationModule", "Refiner"]
+__all__ = ["EvaluationModule", "Refiner", "Reporter"]
 
 # (H×W train-id prediction, item) -> refined H×W train ids; chained SegFix.
 Refiner = Callable[[torch.Tensor, dict], torch.Tensor]
+# (metrics or None, summed confusion matrix or None, ImageRecords.gathered()) -> None; rank 0
+Reporter = Callable[[dict | None, "np.ndarray | None", tuple], None]
 
 
 class _LabelScores(nn.Module):
@@ -70,6 +76,9 @@ class EvaluationModule(LightningModule):
         refine: optional function applied to every new prediction before it is written and
             scored (chained SegFix); the unrefined predictions are scored as well and written
             under ``segfix.unrefined`` (with ``metrics_extra["segfix"]``, e.g. the offsets used).
+        report: optional function rank 0 calls at the end with the metrics, the summed
+            confusion matrix and the per-image records (``ocseg.report``); ``report_keep``: how
+            many unrefined predictions the records keep for it (chained SegFix).
     """
 
     def __init__(
@@ -85,6 +94,8 @@ class EvaluationModule(LightningModule):
         metrics_path: str | Path | None = None,
         metrics_extra: dict | None = None,
         refine: Refiner | None = None,
+        report: Reporter | None = None,
+        report_keep: int = 8,
     ) -> None:
         super().__init__()
         self.net = net
@@ -101,6 +112,9 @@ class EvaluationModule(LightningModule):
         self.metrics_path = None if metrics_path is None else Path(metrics_path)
         self.metrics_extra = dict(metrics_extra or {})
         self.refine = refine
+        self.report = report
+        self.records = None if report is None else ImageRecords(len(self.class_names), ignore_index,
+                                                                 keep=report_keep)
         self.metrics: dict | None = None
 
     @property
@@ -120,7 +134,7 @@ class EvaluationModule(LightningModule):
     def on_test_start(self) -> None:
         # Fresh metric states in every process: under ddp_spawn on CPU the module's tensors
         # arrive in shared memory, and updating them in place would mix the processes' counts.
-        for scores in (self.scores, self.unrefined):
+        for scores in (self.scores, self.unrefined, self.records):
             if scores is not None:
                 scores.reset()
 
@@ -129,8 +143,9 @@ class EvaluationModule(LightningModule):
         predictions = iter(self.predictor.predict(self.net, images) if images else [])
         for item in batch["items"]:
             label = item["label"] if self.scoring else None
+            unrefined = None
             if item.get("predict"):
-                pred = next(predictions)
+                pred = unrefined = next(predictions)
                 if self.refine is not None:
                     if label is not None:
                         self.unrefined.update(pred, label.to(pred.device))
@@ -140,10 +155,19 @@ class EvaluationModule(LightningModule):
                 pred = item.get("prediction")
             if label is not None and pred is not None:
                 self.scores.update(pred, label.to(pred.device))
+            if self.records is not None:
+                self.records.add(item["index"], pred, None if label is None else label.to(pred.device),
+                                 unrefined if self.refine is not None else None)
 
     def on_test_epoch_end(self) -> None:
-        if not self.scoring:
-            return
+        records = None if self.records is None else self.records.gathered()  # every process
+        if self.scoring:
+            self._write_metrics()
+        if records is not None and self.trainer.is_global_zero:
+            confmat = self.scores.confusion.compute()["confmat"].cpu().numpy() if self.scoring else None
+            self.report(self.metrics, confmat, records)
+
+    def _write_metrics(self) -> None:
         metrics = self.scores.scores().to_json()
         extra = dict(self.metrics_extra)
         if self.unrefined is not None:

@@ -5,7 +5,9 @@ images (``val/overlays``) to the run's :class:`~lightning.pytorch.loggers.WandbL
 Cheap by design: only rank 0 draws, only the first ``num_images`` images of the validation set
 (the same ones every time, so the panels show training progress), with one extra forward pass of
 those images; without a W&B logger (``logger=csv``, ``logger=none``) or for SegFix models (no
-segmentation output) it does nothing.
+segmentation output) it does nothing, unless the training report (``keep_last``, set by
+:class:`~ocseg.lightning.training_report.TrainingReport`) wants the panels: then it draws them
+and keeps the last validation's as ``last``.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class WandbValidationOverlays(Callback):
         self.key = key
         self._panels: list[np.ndarray] = []
         self._captions: list[str] = []
+        self.keep_last = False
+        self.last: list[tuple[str, np.ndarray]] = []    # (caption, panel) of the last validation
 
     @staticmethod
     def _wandb(trainer: Trainer):
@@ -60,7 +64,7 @@ class WandbValidationOverlays(Callback):
 
     def _active(self, trainer: Trainer) -> bool:
         return (self.num_images > 0 and trainer.is_global_zero and not trainer.sanity_checking
-                and self._wandb(trainer) is not None)
+                and (self.keep_last or self._wandb(trainer) is not None))
 
     def on_validation_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._panels, self._captions = [], []
@@ -98,6 +102,9 @@ class WandbValidationOverlays(Callback):
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self._panels and self._active(trainer):
-            self._wandb(trainer).log_image(key=self.key, images=self._panels,
-                                           caption=self._captions, step=trainer.global_step)
+            if self._wandb(trainer) is not None:
+                self._wandb(trainer).log_image(key=self.key, images=self._panels,
+                                               caption=self._captions, step=trainer.global_step)
+            if self.keep_last:
+                self.last = list(zip(self._captions, self._panels))
         self._panels, self._captions = [], []

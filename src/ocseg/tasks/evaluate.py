@@ -28,6 +28,7 @@ from ocseg.evaluation import EvaluationItems, EvaluationModule, PredictionWriter
 from ocseg.io.status import status_logger
 from ocseg.metrics.scores import Scores
 from ocseg.metrics.table import scores_text
+from ocseg.report.evaluation import EvaluationReport
 from ocseg.segfix.refinement.chained import ChainedRefinement
 from ocseg.segfix.refinement.gather import SEMANTIC_SCALE
 
@@ -99,11 +100,21 @@ def evaluate(cfg: DictConfig) -> dict:
     }
     if refine is not None:
         extra["segfix"] = {"offsets": refine.location, "scale": refine.scale}
+    report = None
+    if cfg.get("report", True):
+        report = EvaluationReport(
+            out, [("checkpoint", cfg.ckpt_path), ("model", cfg.model.name), ("dataset", cfg.dataset.name),
+                  ("split", split), ("test protocol", repr(predictor).partition("(")[2].rstrip(")")),
+                  ("SegFix offsets", refine.location if refine else None), ("output", out)],
+            list(cfg.dataset.class_names), palette, int(cfg.dataset.ignore_index), items.names,
+            [str(s.image) for s in dataset.samples], [s.label and str(s.label) for s in dataset.samples],
+            dataset.label_map, examples=int(cfg.get("report_images", 8)), color=bool(cfg.save.color))
     module = EvaluationModule(net, predictor, items, list(cfg.dataset.class_names),
                               ignore_index=int(cfg.dataset.ignore_index), batch_size=cfg.batch_size,
                               num_workers=cfg.num_workers, boundary=boundary,
                               metrics_path=metrics_path if scoring else None, metrics_extra=extra,
-                              refine=refine)
+                              refine=refine, report=report,
+                              report_keep=int(cfg.get("report_images", 8)))
     log.info("eval: %d images of dataset=%s split=%s with %s; %d to predict, %d already in %s "
              "(overwrite=true redoes them)%s%s", len(dataset), cfg.dataset.name, split, predictor,
              items.pending, len(dataset) - items.pending, writer.label_path("*").parent,

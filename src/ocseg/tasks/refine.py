@@ -12,6 +12,7 @@ imports the dataset (torch) when it runs.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -99,4 +100,27 @@ def refine(cfg: DictConfig) -> dict:
     if cfg.get("metrics_file"):
         write_json(cfg.metrics_file, metrics)
         log.info("metrics written to %s", cfg.metrics_file)
+        if evaluation is not None and cfg.get("report", True):
+            _report(cfg, metrics, summary, evaluation)
     return metrics
+
+
+def _report(cfg: DictConfig, metrics: dict, summary: dict, evaluation: Evaluation) -> None:
+    """``report.html`` beside ``metrics_file``: SegFix's effect per class and where it changed pixels."""
+    from ocseg.data.palette import resolve_palette
+    from ocseg.report.segfix import write_refine_report
+
+    folder = Path(cfg.metrics_file).parent
+    start = time.perf_counter()
+    try:
+        path = write_refine_report(
+            folder, metrics, summary["images"],
+            palette=resolve_palette(cfg.dataset.palette, int(cfg.dataset.num_classes)),
+            ignore_index=evaluation.ignore_index, gt_map=evaluation.gt_map, pred_map=evaluation.pred_map,
+            examples=int(cfg.get("report_images", 8)),
+            facts=[("input", cfg.input), ("offsets", cfg.offsets), ("output", cfg.output),
+                   ("dataset", cfg.dataset.name), ("split", cfg.split), ("scale", summary["scale"])])
+    except Exception as exc:  # noqa: BLE001 - the refined labels and metrics.json are complete
+        log.warning("report.html not written (%s: %s)", type(exc).__name__, exc)
+        return
+    log.info("report: %s (%.1f s)", path, time.perf_counter() - start)

@@ -27,6 +27,7 @@ from ocseg.io.atomic import write_json
 from ocseg.io.status import status_logger
 from ocseg.lightning.quiet import lightning_info_silenced
 from ocseg.lightning.resume import Resume, resolve_ckpt_path
+from ocseg.lightning.training_report import TrainingReport
 from ocseg.metrics.scores import Scores, metrics_from_logged
 from ocseg.metrics.table import scores_text
 
@@ -212,6 +213,9 @@ def train(cfg: DictConfig) -> dict:
             log.info("\n%s", scores_text(Scores.from_json(metrics),
                                           f"val scores after {metrics['step']} steps"))
         log.info("metrics written to %s", out / "metrics.json")
+        for callback in trainer.callbacks:
+            if isinstance(callback, TrainingReport):
+                callback.write(trainer, metrics)
     return metrics
 
 

@@ -10,7 +10,8 @@ offset file is checked complete and of its input's size from their headers (``_c
 truncated or mismatched file stops the run with nothing written. Semantic outputs that exist are
 kept (an interrupted run resumes) unless ``overwrite``; with ground truth they are scored as
 they are. With ground truth, each worker also returns the confusion matrix and per-class
-boundary F of the input and of the refined labels.
+boundary F of the input and of the refined labels, and how refinement changed the image's
+pixels (:func:`~ocseg.metrics.per_image.change_counts`, for the report).
 """
 
 from __future__ import annotations
@@ -71,13 +72,13 @@ class _Result:
     moved: int = 0
     pixels: int = 0
     scores: dict = field(default_factory=dict)
+    changes: list[int] | None = None
 
 
-def _score(label: np.ndarray, gt: np.ndarray, ev: Evaluation, source: str) -> tuple:
+def _score(pred: np.ndarray, gt: np.ndarray, ev: Evaluation) -> tuple:
     from ocseg.metrics.boundary import boundary_f_score
     from ocseg.metrics.scores import confusion_counts
 
-    pred = ev.pred_map.to_train(label, source=source) if ev.pred_map else label
     cm = confusion_counts(pred, gt, ev.num_classes, ev.ignore_index)
     tolerance = {} if ev.bound_th is None else {"bound_th": ev.bound_th}
     return cm, boundary_f_score(pred, gt, ev.num_classes, ev.ignore_index, **tolerance)
@@ -121,9 +122,14 @@ def _semantic(job: _Job) -> _Result:
         if raw_gt.shape[:2] != label.shape[:2]:
             raise OcsegError(f"ground truth '{job.gt}' is {raw_gt.shape[1]}×{raw_gt.shape[0]} but "
                              f"prediction '{job.source}' is {label.shape[1]}×{label.shape[0]}")
+        from ocseg.metrics.per_image import change_counts
+
         gt = ev.gt_map.to_train(raw_gt, source=str(job.gt))
-        result.scores["before"] = _score(label, gt, ev, str(job.source))
-        result.scores["after"] = _score(refined, gt, ev, str(job.source))
+        before, after = ((ev.pred_map.to_train(a, source=str(job.source)) if ev.pred_map else a)
+                         for a in (label, refined))
+        result.scores["before"] = _score(before, gt, ev)
+        result.scores["after"] = _score(after, gt, ev)
+        result.changes = change_counts(before, after, gt, ev.ignore_index)
     return result
 
 
@@ -193,6 +199,7 @@ def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | 
     if evaluation is not None:
         # scoring's modules (numpy, OpenCV, SciPy): loaded once here, before the workers fork
         import ocseg.metrics.boundary  # noqa: F401
+        import ocseg.metrics.per_image  # noqa: F401
         import ocseg.metrics.scores  # noqa: F401
     if missing not in ("error", "copy"):
         raise OcsegError(f"unknown missing={missing!r}; use 'error' or 'copy'")
@@ -236,4 +243,6 @@ def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | 
     if evaluation is not None and mode == "semantic":
         summary["scores"] = _sum_scores(results, evaluation)
         summary["unmatched_ground_truth"] = sum(j.gt is None for j in jobs)
+        summary["images"] = [{"source": str(j.source), "target": str(j.target), "gt": str(j.gt),
+                              "changes": r.changes} for j, r in zip(jobs, results) if r.changes is not None]
     return summary
