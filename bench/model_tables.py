@@ -2,7 +2,8 @@
 
 ``python bench/models.py --flops --no-time --docs`` measures parameters and GFLOPs and rewrites
 two generated blocks in place: the full table of ``docs/models.md`` (files, scores, originals)
-and the zoo at a glance in ``README.md`` (params, published mIoU, the experiment to train it).
+and the zoo at a glance in ``README.md`` (params, published mIoU, the experiment to train it,
+the ``zoo:`` name of a released file).
 Each block sits between ``<!-- model-table: … -->`` / ``<!-- model-table: end -->`` (docs) or
 ``<!-- zoo-glance: … -->`` / ``<!-- zoo-glance: end -->`` (README) markers. Rendering imports no
 torch, so ``tests/test_docs.py`` re-renders both from the committed figures and checks that
@@ -45,6 +46,8 @@ def _weights(card: ModelCard) -> tuple[str, str]:
         if w.url:
             files.append(f"[`{w.file}`]({w.url})" if w.file else f"[{w.note}]({w.url})")
             files[-1] += f" ({trained}{'; ' + w.note if w.note and w.file else ''})"
+            if w.downloadable and w.experiment:      # ckpt_path=zoo:<experiment>, ocseg.load("zoo:…")
+                files[-1] += f" `zoo:{w.experiment}`"
         else:
             files.append(f"no file released ({trained}{'; ' + w.note if w.note else ''})")
         scores.append(_scores(w))
@@ -98,14 +101,23 @@ def _experiment(card: ModelCard, experiments: dict[str, str]) -> str:
     return f"`{first}`{more}"
 
 
+def _released(card: ModelCard) -> str:
+    """The first ``zoo:`` name of ``card``'s released files; ``(+N)`` counts the others."""
+    names = [w.experiment for w in card.weights if w.downloadable and w.experiment]
+    if not names:
+        return "—"
+    return f"`zoo:{names[0]}`" + (f" (+{len(names) - 1})" if len(names) > 1 else "")
+
+
 def glance_table(rows: Iterable[dict], experiments: dict[str, str]) -> str:
-    """README's zoo at a glance: model, what it is, params, published mIoU, experiment.
-    ``experiments``: experiment name → the ``model=`` it trains."""
-    lines = ["| model | what | params (M) | published mIoU | `experiment=` |", "|---|---|---:|---|---|"]
+    """README's zoo at a glance: model, what it is, params, published mIoU, experiment, released
+    file by name. ``experiments``: experiment name → the ``model=`` it trains."""
+    lines = ["| model | what | params (M) | published mIoU | `experiment=` | released (`ckpt_path=`) |",
+             "|---|---|---:|---|---|---|"]
     for row in _user_facing(rows):
         card = CARDS[row["model"]]
         lines.append(f"| `{card.name}` | {card.description.split(':')[0]} | {row['params']:.2f} | "
-                     f"{_headline(card)} | {_experiment(card, experiments)} |")
+                     f"{_headline(card)} | {_experiment(card, experiments)} | {_released(card)} |")
     return "\n".join(lines)
 
 

@@ -31,6 +31,7 @@ SECTIONS = {
     "segfix": ("segfix.py", [], []),
     "data": ("data.py", [], []),
     "startup": ("startup.py", [], []),
+    "runtimes": ("runtimes.py", ["--threads", "1", "--clock", "cpu"], []),
 }
 
 
@@ -74,6 +75,11 @@ def summary(result: dict) -> str:
             for row in section["modes"]:
                 lines.append(f"eval     {section['model']} {row['mode']}: {row['seconds_per_image']:.2f} s/image "
                              f"({row['passes_per_image']:.0f} passes)")
+        elif name == "runtimes":
+            for row in section["rows"]:
+                sides = ", ".join(f"{side} ×{r['vs_torch']:.2f} ({r['gflop_per_s']:.0f} GFLOP/s)"
+                                  for side, r in row["sides"].items())
+                lines.append(f"runtimes {row['model']} {'×'.join(map(str, row['size']))}: {sides}")
         elif name == "startup":
             for row in section["startup"]:
                 lines.append(f"startup  {row['command']}: {row['seconds']:.2f} s "

@@ -13,6 +13,9 @@ from helpers.config import TINY, compose
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+# tests never reach the release host: a zoo:/ImageNet download that a test does not serve itself
+# (helpers.release_server) goes to a closed port on this machine and fails as offline
+os.environ["OCSEG_ZOO_URL"] = "http://127.0.0.1:9"
 
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:

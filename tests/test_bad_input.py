@@ -262,6 +262,13 @@ CASES: dict[str, Case] = {
             "names: [background, cat, dog]\ncolors: [[0, 0, 0], [255, 0, 0]]\n"
             "id_map: {0: 0, 1: 1, 7: 2}\n"))),
         ("classes.yaml", "colors", "one [r, g, b] per name")),
+    "unknown zoo: name": Case(
+        "evaluate", lambda c: c.eval(ckpt="zoo:cityscapes_hrnet99"),
+        ("unknown zoo name 'zoo:cityscapes_hrnet99'", "zoo:cityscapes_hrnet48_ocr")),
+    "export to a file that is not .onnx": Case(
+        "export", lambda c: [f"ckpt_path={c.w.ckpt}", f"output={c.out / 'model.txt'}",
+                             f"hydra.run.dir={c.tmp / 'run'}"],
+        ("model.txt", "must end in .onnx")),
 }
 
 

@@ -66,3 +66,21 @@ def test_round_robin_times_with_the_given_clock_in_rotating_order(bench_on_path)
     # warm-up starts at the last contender, then each round starts one further on
     assert calls == ["c", "a", "b", "a", "b", "c", "b", "c", "a", "c", "a", "b"]
     assert set(timing.CLOCKS) == {"wall", "cpu"}
+
+
+@pytest.mark.slow
+def test_runtime_comparison_on_a_small_model(bench_on_path, single_thread):
+    """bench/runtimes.py end to end on the small OCR model: the sides agree, the ONNX file's FLOPs are
+    counted as torch counts them (OCR computes its aux output: nothing is pruned), and the peak
+    comes from a measured clock."""
+    pytest.importorskip("onnxruntime")
+    import runtimes
+
+    result = runtimes.main(["--quick", "--models", "hrnet18_small_ocr", "--repeats", "1"])
+    (row,) = result["rows"]
+    assert {"torch", "onnxruntime"} <= set(row["sides"])
+    torch_side, onnx_side = row["sides"]["torch"], row["sides"]["onnxruntime"]
+    assert onnx_side["max_rel_diff"] <= 1e-4 and onnx_side["seconds"] > 0
+    assert onnx_side["gflops"] == pytest.approx(torch_side["gflops"], rel=1e-6)
+    peak = result["peak"]
+    assert 0.3 < peak["ghz"] < 10 and peak["gflops"] == pytest.approx(32 * peak["ghz"])

@@ -116,6 +116,14 @@ def test_header_names_the_original_script_and_published_numbers():
                 assert f"{number:.2f}".rstrip("0").rstrip(".") in header, (name, number)
 
 
+def test_master_rows_declare_relu_instead_of_inplace_abns_leaky_relu():
+    """Every master-era row (InPlace-ABN, LeakyReLU 0.01 in the heads) says that ocseg's heads use
+    ReLU; no pytorch-1.7 row (nn.SyncBatchNorm + ReLU) does."""
+    for name, row in ZOO.items():
+        header = (CONF / "experiment" / f"{name}.yaml").read_text().split("defaults:")[0]
+        assert ("LeakyReLU(0.01)" in header) == (row["branch"] == "master"), name
+
+
 def test_ddp_keeps_the_recipes_precision_and_syncs_batchnorm():
     master = recipe("cityscapes_hrnet48_ocr", "trainer=ddp")
     paddle = recipe("cityscapes_hrnet48_ocr_rmi_paddle", "trainer=ddp")

@@ -148,6 +148,51 @@ def test_state_dict_round_trip_reproduces_outputs(name):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_activation_slope_is_tensor_state_that_exporters_read_and_old_dicts_still_load():
+    """The BN+act slope is the network's extra state, as a 0-d float64 tensor: the TorchScript
+    ONNX exporter's state-dict walk (``torch.jit._unique_state_dict``) takes it, ``.to(bfloat16)``
+    leaves it exact, and a state dict of the earlier dict form sets the slope too."""
+    from ocseg.models.layers.norm_act import norm_act_slope, set_norm_act_slope
+
+    net = small("hrnet48_ocr").eval()
+    set_norm_act_slope(net, 0.01)
+    state = torch.jit._unique_state_dict(net, keep_vars=False)
+    assert state["_extra_state"].dtype == torch.float64 and float(state["_extra_state"]) == 0.01
+    assert float(net.to(torch.bfloat16).state_dict()["_extra_state"]) == 0.01
+    net.float()
+    fresh = small("hrnet48_ocr").eval()
+    fresh.load_state_dict(net.state_dict())
+    assert norm_act_slope(fresh) == 0.01
+    old = dict(net.state_dict(), _extra_state={"norm_act_negative_slope": 0.0})
+    fresh.load_state_dict(old)
+    assert norm_act_slope(fresh) == 0.0
+
+
+def test_attention_equals_the_three_dimensional_call_it_replaced():
+    """``attend`` runs 4-D attention (a head axis of one, which both ONNX exporters and the fused
+    kernels take); it equals the 3-D ``scaled_dot_product_attention`` of before to float rounding,
+    forward and backward, at OCR's pixel→region and OCNet's pixel→pixel shapes, and under bf16."""
+    import torch.nn.functional as F
+
+    from ocseg.models.layers.attention import attend
+
+    g = torch.Generator().manual_seed(0)
+    for length, keys, dim in ((4096, 19, 256), (1024, 1024, 64)):
+        q, k, v = (torch.randn(2, n, dim, generator=g, requires_grad=True) for n in (length, keys, keys))
+        got = attend(q, k, v)
+        before = F.scaled_dot_product_attention(q, k, v, scale=dim ** -0.5)
+        exact = torch.softmax(q.double() @ k.double().transpose(1, 2) * dim ** -0.5, -1) @ v.double()
+        assert (got - before).abs().max() <= 1e-5 * before.abs().max()
+        assert (got.double() - exact).abs().max() <= 1e-5 * exact.abs().max()
+        grads = torch.autograd.grad(got.square().sum(), (q, k, v))
+        before_grads = torch.autograd.grad(before.square().sum(), (q, k, v))
+        for a, b in zip(grads, before_grads):
+            assert (a - b).abs().max() <= 1e-4 * b.abs().max()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = attend(q, k, v)
+        assert (low.float() - before).abs().max() <= 0.05 * before.abs().max()
+
+
 def test_channels_last_and_bf16_autocast_stay_close_to_fp32():
     torch.manual_seed(0)
     net = small("hrnet48_ocr_b").eval()

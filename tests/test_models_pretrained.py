@@ -64,8 +64,8 @@ def test_missing_imagenet_file_names_the_path_and_the_original_download(tmp_path
     from ocseg.models.backbones.imagenet_files import IMAGENET_FILES, IMAGENET_RELEASE
 
     missing = tmp_path / "pretrained_model" / "hrnetv2_w48_imagenet_pretrained.pth"
-    with pytest.raises(OcsegError) as err:
-        HRNet("hrnet_tiny", pretrained=str(missing))
+    with pytest.raises(OcsegError) as err:        # backbone.download=false: today's stop with the URL
+        HRNet("hrnet_tiny", pretrained=str(missing), download=False)
     text = str(err.value)
     assert str(missing) in text and IMAGENET_FILES[missing.name] in text
     assert "paths.pretrained_dir" in text and "backbone.pretrained=null" in text
@@ -75,3 +75,56 @@ def test_missing_imagenet_file_names_the_path_and_the_original_download(tmp_path
         DeepBaseResNet(18, pretrained=str(tmp_path / "resnet101-imagenet.pth"))
     assert set(IMAGENET_FILES) >= {"hrnetv2_w48_imagenet_pretrained.pth", "HRNet_W48_C_ssld_pretrained.pth",
                                    "hr_rnet_bt_w20_imagenet_pretrained.pth", "resnet101-imagenet.pth"}
+
+
+# -- fetched on first use (helpers.release_server stands in for the release host) --------------
+@pytest.fixture
+def release(monkeypatch):
+    from helpers.release_server import ReleaseServer
+
+    server = ReleaseServer()
+    monkeypatch.setenv("OCSEG_ZOO_URL", server.url)
+    yield server
+    server.close()
+
+
+def _saved(state: dict) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def test_a_missing_imagenet_file_is_downloaded_once_into_the_pretrained_dir(tmp_path, release, capfd):
+    name = "hrnetv2_w18_imagenet_pretrained.pth"     # the original links it directly (MODEL_ZOO.md)
+    source = _randomised(HRNet("hrnet_tiny"))
+    release.add(f"/openseg-pytorch-pretrained/{name}", _saved(source))
+    path = tmp_path / "pretrained_model" / name
+    net = HRNet("hrnet_tiny", pretrained=str(path))
+    assert path.is_file() and torch.equal(net.conv1.weight, source["conv1.weight"])
+    assert f"downloading {release.url}/openseg-pytorch-pretrained/{name} to {path}" in capfd.readouterr().err
+    HRNet("hrnet_tiny", pretrained=str(path))
+    assert release.requests[f"/openseg-pytorch-pretrained/{name}"] == 1
+    assert [p.name for p in path.parent.iterdir()] == [name]
+
+
+def test_imagenet_download_off_release_page_files_and_a_file_that_does_not_fit(tmp_path, release, monkeypatch):
+    from helpers.release_server import closed_port_url
+
+    folder = tmp_path / "pretrained_model"
+    w18 = folder / "hrnetv2_w18_imagenet_pretrained.pth"
+    with pytest.raises(OcsegError, match=r"not found; download it from https://github.com/hsfzxjy/models.storage/"
+                                         r"releases/download/openseg-pytorch-pretrained/hrnetv2_w18"):
+        HRNet("hrnet_tiny", pretrained=str(w18), download=False)
+    with pytest.raises(OcsegError, match="not found; download it from the release page"):
+        DeepBaseResNet(18, pretrained=str(folder / "resnet101-imagenet.pth"))
+    assert sum(release.requests.values()) == 0
+    # a file of another backbone is not kept
+    release.add(f"/openseg-pytorch-pretrained/{w18.name}", _saved(DeepBaseResNet(18).state_dict()))
+    with pytest.raises(OcsegError, match=r"not usable \(backbone.pretrained=.*does not fit this HRNet.*it was deleted"):
+        HRNet("hrnet_tiny", pretrained=str(w18))
+    assert list(folder.iterdir()) == []
+    monkeypatch.setenv("OCSEG_ZOO_URL", closed_port_url())
+    with pytest.raises(OcsegError, match=rf"cannot download .*offline, put the file from .* at '{w18}' by hand"):
+        HRNet("hrnet_tiny", pretrained=str(w18))

@@ -15,9 +15,9 @@ from helpers.checkpoints import make_checkpoint
 from helpers.config import GENERATOR, REPO
 
 TOOLS = ["ocseg-train", "ocseg-eval", "ocseg-predict-offsets", "ocseg-refine", "ocseg-prepare",
-         "ocseg-segfix-gt"]
+         "ocseg-segfix-gt", "ocseg-export"]
 SHIMS = {"train.py": "ocseg-train", "eval.py": "ocseg-eval",
-         "predict_offsets.py": "ocseg-predict-offsets", "refine.py": "ocseg-refine"}
+         "predict_offsets.py": "ocseg-predict-offsets", "refine.py": "ocseg-refine", "export.py": "ocseg-export"}
 
 
 def _run(args: list[str], cwd: Path, pythonpath: Path) -> subprocess.CompletedProcess:
@@ -66,7 +66,7 @@ def test_help_is_hydras_help_text(monkeypatch, capsys):
     from ocseg.app.tool_help import help_text
     from ocseg.config import config_dir
 
-    for name in ("train", "eval", "predict_offsets", "refine", "prepare", "segfix_ground_truth"):
+    for name in ("train", "eval", "predict_offsets", "refine", "prepare", "segfix_ground_truth", "export"):
         monkeypatch.setattr(sys, "argv", ["tool", "--help"])
         GlobalHydra.instance().clear()
         with pytest.raises(SystemExit) as done:  # Hydra exits 0 after printing its help
@@ -128,3 +128,21 @@ def test_wheel_loads_a_checkpoint_and_predicts_what_eval_writes(installed, tmp_p
     proc = _run([sys.executable, "-c", code, str(ckpt), str(out), str(synthetic_root)], tmp_path, installed)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ["4", "True"]
+
+
+@pytest.mark.slow
+def test_wheel_exports_and_predicts_on_onnx_runtime(installed, tmp_path, synthetic_root):
+    """ocseg-export of an ocseg checkpoint, then ocseg.load("<file>.onnx").predict(image), both
+    from the installed wheel."""
+    pytest.importorskip("onnxruntime")
+    ckpt = make_checkpoint(tmp_path / "tiny.ckpt")
+    proc = _run([sys.executable, str(installed / "bin" / "ocseg-export"), f"ckpt_path={ckpt}",
+                 f"output={tmp_path / 'tiny.onnx'}", "exporter=torchscript", f"paths.log_dir={tmp_path}",
+                 *GENERATOR], tmp_path, installed)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    code = ("import sys, pathlib, ocseg; seg = ocseg.load(sys.argv[1]); "
+            "image = next(pathlib.Path(sys.argv[2]).glob('leftImg8bit/val/*/*.png')); "
+            "labels = seg.predict(image); print(type(seg.model).__name__, labels.shape, len(seg.class_names))")
+    proc = _run([sys.executable, "-c", code, str(tmp_path / "tiny.onnx"), str(synthetic_root)], tmp_path, installed)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["OnnxNetwork", "(64,", "128)", "19"]

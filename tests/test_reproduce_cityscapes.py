@@ -199,14 +199,15 @@ def test_tiny_pipelines_end_to_end(tmp_path, single_thread, capsys, recwarn):
             assert "4 keep their fresh initialisation" in line and all(k in line for k in skipped)
         else:
             assert re.search(r": (\d+)/\1 tensors loaded", line), line
-    # stage 3 trains with BatchNorm frozen: its BN tensors are stage 2's, bit for bit, while
+    # stage 3 trains with the BatchNorm statistics frozen (MODEL_ZOO.md's "freezing the BN
+    # statistics"): its running statistics are stage 2's, bit for bit, while the BN weights and
     # its convolutions moved on
     stage2 = _state(folders[LEADERBOARD[1]] / "checkpoints" / "last.ckpt")
     stage3 = _state(folders[LEADERBOARD[2]] / "checkpoints" / "last.ckpt")
     bn = [k for k in stage3 if k.endswith(("running_mean", "running_var"))]
     assert bn and all(np.array_equal(stage3[k].numpy(), stage2[k].numpy()) for k in bn)
     bn_weights = [k[: -len("running_mean")] + "weight" for k in bn if k.endswith("running_mean")]
-    assert all(np.array_equal(stage3[k].numpy(), stage2[k].numpy()) for k in bn_weights)
+    assert any(not np.array_equal(stage3[k].numpy(), stage2[k].numpy()) for k in bn_weights)
     assert any(not np.array_equal(stage3[k].numpy(), stage2[k].numpy())
                for k in stage3 if k.endswith("conv1.weight"))
 

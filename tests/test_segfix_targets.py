@@ -1,5 +1,6 @@
-"""On-the-fly SegFix targets (same generator as the .mat files), target labels, metrics, and
-the datamodule path with task=segfix."""
+"""On-the-fly SegFix targets (same generator as the .mat files, from the full label, moved
+through crop and flip as the original's loader moved the files), target labels, metrics, and the
+datamodule path with task=segfix."""
 
 from __future__ import annotations
 
@@ -60,22 +61,146 @@ def test_metrics_perfect_and_wrong_predictions():
     assert SegFixMetrics.primary == "mask_f1"
 
 
-def test_datamodule_batches_carry_consistent_targets(tiny_cfg):
+def _worked_label() -> np.ndarray:
+    """48×64 train ids: class 1 (a block that leaves every crop below on the right), class 2
+    (120 pixels on the whole image, fewer than 100 inside the crops), class 0 elsewhere, an
+    ignored strip."""
+    label = np.zeros((48, 64), np.uint8)
+    label[10:31, 20:61] = 1
+    label[30:42, 2:12] = 2
+    label[44:, :] = 255
+    return label
+
+
+def _coordinates(height: int, width: int) -> np.ndarray:
+    """A BGR image whose pixel tells where it came from: B = row + 20, G = column + 20, R = 100."""
+    rows, cols = np.mgrid[:height, :width]
+    return np.stack([rows + 20, cols + 20, np.full_like(rows, 100)], -1).astype(np.uint8)
+
+
+def _where(image: np.ndarray) -> tuple[int, int, bool]:
+    """(top, left, flipped) of an augmented coordinate image (brightness shift k = R − 100)."""
+    k = int(image[0, 0, 2]) - 100
+    rows, cols = image[..., 0].astype(int) - 20 - k, image[..., 1].astype(int) - 20 - k
+    flipped = image.shape[1] > 1 and cols[0, 0] > cols[0, 1]
+    return int(rows[0, 0]), int(cols[0, :].min()), bool(flipped)
+
+
+@pytest.mark.parametrize("flip", [0.0, 1.0])
+def test_full_label_targets_are_the_originals_mat_cropped_and_flipped(flip):
+    """ocseg's pipeline (ground truth of the full label, moved through crop and flip) against the
+    original's (full-image .mat → its loader's crop and flip), on a worked example where
+    computing on the crop would differ: a boundary beyond the crop edge and a class under 100
+    pixels inside the crop."""
+    from helpers.segfix_original import reference_loader_crop_flip, reference_semantic
+    from ocseg.data.augment import BrightnessShift, HorizontalFlipSwap, RandomCropUpTo
+    from ocseg.data.transforms import pipeline
+
+    label = _worked_label()
+    targets = SegFixTargets(num_classes=3)
+    transform = pipeline([RandomCropUpTo(32, 40), HorizontalFlipSwap(p=flip), BrightnessShift(10)],
+                         seed=3)
+    depth, dir_deg = reference_semantic(label, 3)
+    seen = set()
+    for _ in range(6):
+        out = transform(image=_coordinates(*label.shape), mask=label, boundary_maps=targets.maps(label))
+        top, left, flipped = _where(out["image"])
+        assert flipped == bool(flip) and out["mask"].shape == (32, 40)
+        np.testing.assert_array_equal(out["mask"], label[top:top + 32, left:left + 40][:, ::-1 if flip else 1])
+        distance, angle = reference_loader_crop_flip(depth, dir_deg, top, left, 32, 40, flipped)
+        got = targets.tensors(out["boundary_maps"])
+        np.testing.assert_array_equal(got["distance"].numpy(), distance)
+        np.testing.assert_array_equal(got["angle"].numpy(), angle)
+        # the per-crop ground truth would not be the original's
+        assert not np.array_equal(SegFixTargets(3)(out["mask"])["distance"].numpy(), distance)
+        seen.add((top, left))
+    assert len(seen) > 1
+    # class 2: on the whole image (120 px) it has ground truth; a crop holds fewer than 100 of them
+    assert (label == 2).sum() >= 100 and depth[label == 2].min() > 0
+
+
+def test_flipped_angles_follow_the_originals_rule():
+    """(0, 180) → 180 − a, (−180, 0) → −(180 + a), 0 and ±180 kept (the original's RandomHFlip)."""
+    from ocseg.data.boundary_maps import BoundaryMaps
+
+    angle = np.array([[0, 30, 90, 178, 180, -180, -30, -90, -178]], np.float32)
+    maps = BoundaryMaps(np.arange(9, dtype=np.float32)[None], angle).mirrored()
+    np.testing.assert_array_equal(maps.angle, [[-2, -90, -150, -180, 180, 2, 90, 150, 0]])
+    np.testing.assert_array_equal(maps.distance, [[8, 7, 6, 5, 4, 3, 2, 1, 0]])
+    padded = maps.padded(1, 2, 2, 3)
+    assert padded.distance.shape == (3, 12) and padded.distance[0, 0] == 255 and padded.angle[0, 0] == 0
+    np.testing.assert_array_equal(padded.angle[1, 2:11], maps.angle[0])
+
+
+def test_instance_targets_are_the_originals_mat_cropped_and_flipped():
+    from helpers.segfix_original import reference_instance, reference_loader_crop_flip
+    from ocseg.data.augment import HorizontalFlipSwap, RandomCropUpTo
+    from ocseg.data.transforms import pipeline
+    from ocseg.segfix.training.targets import SegFixInstanceTargets
+
+    label = _worked_label()
+    instance = label.astype(np.uint16) * 1000 + (label == 1)        # class 1 is one instance
+    instance[label == 255] = 0
+    ids = [0, 1, 2]
+    targets = SegFixInstanceTargets(label_ids=ids)
+    transform = pipeline([RandomCropUpTo(32, 40), HorizontalFlipSwap(p=1.0)], seed=0)
+    out = transform(image=_coordinates(*label.shape), mask=label,
+                    boundary_maps=targets.maps(label, instance=instance))
+    top, left, flipped = _where(out["image"])
+    depth, dir_deg = reference_instance(instance, ids)
+    distance, angle = reference_loader_crop_flip(depth, dir_deg, top, left, 32, 40, flipped)
+    got = targets.tensors(out["boundary_maps"])
+    np.testing.assert_array_equal(got["distance"].numpy(), distance)
+    np.testing.assert_array_equal(got["angle"].numpy(), angle)
+
+
+def test_datamodule_batches_carry_the_originals_targets(tmp_path):
+    """The SegFix recipe's own pipeline (crop → flip → brightness → pad) through the dataset: every
+    sample's targets are the full label's ground truth moved as the original's loader moved it."""
     from hydra.utils import instantiate
 
-    cfg = tiny_cfg("task=segfix")
-    assert cfg.task.monitor == "val/mask_f1"
-    datamodule = instantiate(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    batch = next(iter(datamodule.train_dataloader()))
-    assert batch["distance"].shape == batch["label"].shape == batch["angle"].shape
-    for k in range(batch["label"].shape[0]):  # computed after the crop/flip of this very label
-        gt = semantic_ground_truth(batch["label"][k].numpy().astype(np.uint8), 19)
-        np.testing.assert_array_equal(batch["distance"][k].numpy(), gt.depth.astype(np.float32))
-        np.testing.assert_array_equal(batch["angle"][k].numpy(), gt.angle)
-    metric = instantiate(cfg.task.metric)()
-    assert isinstance(metric, SegFixMetrics)
+    from helpers.config import compose
+    from helpers.data_fakes import write_png
+    from helpers.segfix_original import CITYSCAPES_IDS, reference_loader_crop_flip, reference_semantic
+
+    label = _worked_label()
+    ids = np.array([*CITYSCAPES_IDS, *([0] * (256 - 19))], np.uint8)   # train id → label id
+    root = tmp_path / "cityscapes"
+    for k in range(2):
+        stem = f"city_000000_{k:06d}"
+        write_png(root / "leftImg8bit" / "train" / "city" / f"{stem}_leftImg8bit.png", _coordinates(48, 64))
+        write_png(root / "gtFine" / "train" / "city" / f"{stem}_gtFine_labelIds.png", ids[label])
+    cfg = compose("train", ["experiment=segfix_cityscapes_hrnet48", f"dataset.root={root}",
+                            "dataset.crop_size=[32,40]", "normalize.div=1", "normalize.mean=[0,0,0]",
+                            "normalize.std=[1,1,1]", "data.num_workers=0", f"paths.output_dir={tmp_path}"])
+    assert cfg.task.targets.full_label
+    dataset = instantiate(cfg.data).dataset("train")
+    depth, dir_deg = reference_semantic(label, 19)
+    flips = set()
+    for index in [0, 1, 0, 1, 0, 1]:
+        item = dataset[index]
+        image = item["image"].permute(1, 2, 0).numpy().astype(np.uint8)
+        top, left, flipped = _where(image)
+        distance, angle = reference_loader_crop_flip(depth, dir_deg, top, left, 32, 40, flipped)
+        np.testing.assert_array_equal(item["distance"].numpy(), distance)
+        np.testing.assert_array_equal(item["angle"].numpy(), angle)
+        flips.add(flipped)
+    assert flips == {True, False}
+
+
+def test_a_pipeline_step_that_cannot_move_the_targets_is_refused():
+    import albumentations as A
+
+    from ocseg.data.dataset import SegmentationDataset
+    from ocseg.data.label_map import LabelMap
+    from ocseg.errors import OcsegError
+
+    with pytest.raises(OcsegError, match=r"steps \['Rotate'\] move pixels but not the SegFix"):
+        SegmentationDataset([], LabelMap([0, 1]), transform=A.Compose([A.Rotate()]),
+                            target_transform=SegFixTargets(num_classes=2))
+    # per-crop targets need nothing from the steps
+    SegmentationDataset([], LabelMap([0, 1]), transform=A.Compose([A.Rotate()]),
+                        target_transform=SegFixTargets(num_classes=2, full_label=False))
 
 
 def test_models_and_losses_import_only_the_encoding_and_the_targets():

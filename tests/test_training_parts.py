@@ -51,27 +51,47 @@ def _sgd_steps(module, steps: int = 2) -> None:
         optimizer.step()
 
 
-@pytest.mark.parametrize("freeze", [True, False])
-def test_freeze_bn_keeps_batchnorm_statistics_and_affine_parameters(tiny_cfg, freeze, single_thread):
-    cfg = tiny_cfg(f"model.freeze_bn={str(freeze).lower()}", "schedule.weight_decay=0.1")
+@pytest.mark.parametrize("freeze", ["true", "stats", "all", "false"])
+def test_freeze_bn_keeps_batchnorm_statistics_and_optionally_the_affine_parameters(
+        tiny_cfg, freeze, single_thread):
+    """true = stats (the zoo's "freezing the BN statistics"): eval-mode BatchNorm, weight and bias
+    trained; all: weight and bias out of the optimizer too; false: BatchNorm trains."""
+    cfg = tiny_cfg(f"model.freeze_bn={freeze}", "schedule.weight_decay=0.1")
     module = instantiate(cfg.module, _convert_="object")
     bns = [m for m in module.net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    bn_state = {f"{i}.{k}": v.clone() for i, m in enumerate(bns) for k, v in m.state_dict().items()}
+    stats = {f"{i}.{k}": v.clone() for i, m in enumerate(bns) for k, v in m.state_dict().items()
+             if k.startswith(("running_", "num_batches"))}
+    affine = [p.detach().clone() for m in bns for p in m.parameters()]
     others = {n: p.detach().clone() for n, p in module.net.named_parameters()
               if not any(p is q for m in bns for q in m.parameters())}
     _sgd_steps(module)
-    assert bns and all(not m.training for m in bns) == freeze
+    frozen = freeze != "false"
+    assert bns and all(not m.training for m in bns) == frozen
     after = {f"{i}.{k}": v for i, m in enumerate(bns) for k, v in m.state_dict().items()}
-    unchanged = [k for k, v in bn_state.items() if torch.equal(v, after[k])]
-    # frozen: weight, bias, running mean/var and the batch counter all stay (no update, no decay)
-    assert (len(unchanged) == len(bn_state)) == freeze
-    if freeze:
+    unchanged = [k for k, v in stats.items() if torch.equal(v, after[k])]
+    assert (len(unchanged) == len(stats)) == frozen        # running mean/var and batch counter
+    trained = [not torch.equal(a, p) for a, p in zip(affine, (p for m in bns for p in m.parameters()))]
+    optimized = {id(p) for g in module.configure_optimizers()["optimizer"].param_groups for p in g["params"]}
+    in_optimizer = [id(p) in optimized for m in bns for p in m.parameters()]
+    if freeze == "all":  # no gradient, no weight decay
+        assert not any(trained) and not any(in_optimizer)
         assert all(not p.requires_grad for m in bns for p in m.parameters())
-        optimized = {id(p) for g in module.configure_optimizers()["optimizer"].param_groups for p in g["params"]}
-        assert not any(id(p) in optimized for m in bns for p in m.parameters())
+    else:
+        assert all(trained) and all(in_optimizer)
     # every other weight trains either way
     params = dict(module.net.named_parameters())
     assert all(not torch.equal(v, params[n]) for n, v in others.items())
+
+
+def test_freeze_bn_refuses_an_unknown_value(tiny_cfg):
+    from hydra.errors import InstantiationException
+
+    from ocseg.errors import OcsegError
+
+    with pytest.raises(InstantiationException) as raised:  # the CLI prints the cause's one line
+        instantiate(tiny_cfg("model.freeze_bn=affine").module, _convert_="object")
+    assert isinstance(raised.value.__cause__, OcsegError)
+    assert str(raised.value.__cause__).startswith("model.freeze_bn='affine': use false, true (= stats")
 
 
 def test_freeze_bn_holds_through_lightning_fit_and_validation(tiny_cfg, single_thread):

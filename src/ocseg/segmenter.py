@@ -194,6 +194,17 @@ def _network_config(path: str | Path, stored: DictConfig | None, model: str | No
         raise OcsegError(f"cannot compose {' '.join(args)}: {str(exc).splitlines()[0]}") from None
 
 
+def _load_onnx(path: str | Path, device: str | torch.device, given: dict[str, Any]) -> Segmenter:
+    from ocseg.deploy import open_onnx
+
+    extra = sorted(k for k, v in given.items() if v)
+    if extra:
+        raise OcsegError(f"'{path}' is an exported file, which carries its model, classes and "
+                         f"normalisation; leave out {', '.join(extra)}")
+    network, config = open_onnx(path, device)
+    return Segmenter(network, config, device)
+
+
 def load(path: str | Path, *, model: str | None = None, dataset: str | None = None,
          num_classes: int | None = None, device: str | torch.device = "cpu", strict: bool = True,
          trust_checkpoint: bool = False, **overrides: Any) -> Segmenter:
@@ -202,10 +213,22 @@ def load(path: str | Path, *, model: str | None = None, dataset: str | None = No
     An ocseg checkpoint needs nothing else (``model=``/``dataset=``, when given, must agree with
     it). An original openseg ``.pth`` needs ``model=`` and ``dataset=`` or ``num_classes=``;
     ``overrides`` are then Hydra keys of the network (``backbone="hrnet18"``, …).
+    ``"zoo:<experiment>"`` is the original's released file of that model-zoo row, downloaded on
+    first use (its model and dataset are known). An ``.onnx`` file written by ``ocseg-export``
+    runs on ONNX Runtime (CUDA for ``device="cuda"`` where installed) with the same interface.
     ``trust_checkpoint`` unpickles anything the file holds (only for files you trust).
     """
     from ocseg.checkpoints import load_network, read_checkpoint
     from ocseg.checkpoints.ocseg import stored_config
+    from ocseg.checkpoints.zoo import is_zoo_name, zoo_checkpoint, zoo_entry
+
+    if str(path).endswith(".onnx"):
+        return _load_onnx(path, device, dict(model=model, dataset=dataset, num_classes=num_classes, **overrides))
+    if is_zoo_name(path):
+        entry = zoo_entry(path)
+        model = model or entry.model
+        dataset = dataset or (entry.dataset if num_classes is None else None)
+        path = zoo_checkpoint(path)
 
     stored = stored_config(read_checkpoint(path, trust=trust_checkpoint))
     cfg = _network_config(path, stored, model, dataset, num_classes, overrides)

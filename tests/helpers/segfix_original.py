@@ -1,9 +1,12 @@
 """The original SegFix ground-truth generators re-stated plainly (whole image, one segment at a
-time), for the tests and ``bench/segfix.py``. Written here, not copied; no original code runs.
+time), and what its training loader did with their maps, for the tests and ``bench/segfix.py``.
+Written here, not copied; no original code runs.
 
 Re-states openseg-group/openseg.pytorch ``lib/datasets/preprocess/cityscapes/
-dt_offset_generator.py`` (semantic) and ``instance_dt_offset_generator.py`` (instance); both
-files are the same on the ``master`` and ``pytorch-1.7`` branches, line numbers are theirs.
+dt_offset_generator.py`` (semantic) and ``instance_dt_offset_generator.py`` (instance), and
+``lib/datasets/loader/offset_loader.py`` with ``lib/datasets/tools/cv2_aug_transforms.py``
+(crop and flip); these files are the same on the ``master`` and ``pytorch-1.7`` branches, line
+numbers are theirs.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import torch.nn.functional as F
 from scipy.ndimage import distance_transform_edt
 
 __all__ = ["CITYSCAPES_IDS", "original_kernel", "encode_label_ids", "reference_semantic",
-           "reference_instance"]
+           "reference_instance", "reference_loader_crop_flip"]
 
 #: dt_offset_generator.py line 47: the Cityscapes label id of train ids 0..18
 CITYSCAPES_IDS = [7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33]
@@ -92,3 +95,22 @@ def reference_instance(ids: np.ndarray, label_ids):
         dir_i[mask == 0, :] = 0
         dir_map += dir_i
     return _encode(depth_map, dir_map)
+
+
+def reference_loader_crop_flip(depth: np.ndarray, dir_deg: np.ndarray, top: int, left: int,
+                               height: int, width: int, flip: bool):
+    """What the original's training loader made of one image's ``.mat`` maps: ``offset_loader.py``
+    lines 48-56 (``depth`` as int32, ``angle = deg_reduce · dir_deg − 180`` in float64), then
+    ``RandomCrop`` (``cv2_aug_transforms.py`` lines 544-563: the same window as the label) and,
+    with ``flip``, ``RandomHFlip`` (lines 170-180: an angle in (0, 180) becomes 180 − a, one in
+    (−180, 0) becomes −(180 + a), then both maps are mirrored). Returns (distance, angle)."""
+    distance = depth.astype(np.int32)[top:top + height, left:left + width]
+    angle = (2 * dir_deg.astype(np.float64) - 180)[top:top + height, left:left + width]
+    if flip:
+        turned = angle.copy()
+        inside = (angle > 0) & (angle < 180)
+        turned[inside] = 180 - angle[inside]
+        inside = (angle < 0) & (angle > -180)
+        turned[inside] = -(180 + angle[inside])
+        distance, angle = distance[:, ::-1], turned[:, ::-1]
+    return distance, angle

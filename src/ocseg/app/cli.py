@@ -10,8 +10,9 @@ config key) ends as one line ``error: <message>`` on stderr with exit code 2, ne
 A command line Hydra cannot compose (an unknown ``model=``, a misspelt key, bad override syntax)
 is reported the same way, with the choices or the fix (:func:`composition_message`).
 
-``ocseg-eval`` and ``ocseg-predict-offsets`` complete their command line from an ocseg
-checkpoint before Hydra composes it (:func:`ocseg.checkpoints.identity.checkpoint_overrides`).
+``ocseg-eval``, ``ocseg-predict-offsets`` and ``ocseg-export`` complete their command line from an
+ocseg checkpoint or a ``zoo:<name>`` before Hydra composes it
+(:func:`ocseg.checkpoints.identity.checkpoint_overrides`).
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from omegaconf.errors import OmegaConfBaseException
 from ocseg.errors import OcsegError
 
 __all__ = ["run_task", "user_message", "composition_message", "hydra_app", "train", "evaluate", "predict_offsets",
-           "refine", "prepare", "segfix_ground_truth"]
+           "refine", "prepare", "segfix_ground_truth", "export"]
 
 EXIT_USER_ERROR = 2
-# model=/dataset= of an ocseg checkpoint added to the command line (eval, predict_offsets)
+# model=/dataset= of an ocseg checkpoint added to the command line (predict_offsets, export);
+# eval takes a zoo:<name>'s experiment= (the row's recipe and test protocol) instead
 _FROM_CHECKPOINT = "ocseg.checkpoints.identity:checkpoint_overrides"
+_FROM_CHECKPOINT_OR_RECIPE = "ocseg.checkpoints.identity:recipe_overrides"
 
 
 _SPAWNED_ERROR = f"{OcsegError.__module__}.{OcsegError.__name__}: "
@@ -215,7 +218,7 @@ def train() -> Any:
 
 def evaluate() -> Any:
     """``ocseg-eval``: :func:`ocseg.tasks.evaluate.evaluate`."""
-    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate", complete=_FROM_CHECKPOINT)
+    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate", complete=_FROM_CHECKPOINT_OR_RECIPE)
 
 
 def predict_offsets() -> Any:
@@ -235,6 +238,11 @@ def prepare() -> Any:
     if len(sys.argv) > 1 and "=" not in sys.argv[1] and not sys.argv[1].startswith("-"):
         sys.argv[1] = f"dataset={sys.argv[1]}"
     return hydra_app("prepare", "ocseg.data.prepare.run:prepare")
+
+
+def export() -> Any:
+    """``ocseg-export``: :func:`ocseg.tasks.export.export`."""
+    return hydra_app("export", "ocseg.tasks.export:export", complete=_FROM_CHECKPOINT)
 
 
 def segfix_ground_truth() -> Any:

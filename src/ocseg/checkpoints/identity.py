@@ -15,12 +15,14 @@ from typing import Any, Sequence
 from ocseg.checkpoints.files import checkpoint_kind, read_checkpoint
 from ocseg.checkpoints.ocseg import CONFIG_KEY
 from ocseg.checkpoints.openseg import detect_layout, state_dict_of
+from ocseg.checkpoints.zoo import is_zoo_name, zoo_overrides
 from ocseg.config import options
 from ocseg.errors import OcsegError
 from ocseg.models.cards import CARDS
 
 __all__ = ["SEGFIX_TASKS", "segfix_models", "checkpoint_identity", "checkpoint_choices",
-           "checkpoint_overrides", "check_checkpoint_matches", "check_task", "check_segfix_checkpoint"]
+           "checkpoint_overrides", "recipe_overrides", "check_checkpoint_matches", "check_task",
+           "check_segfix_checkpoint"]
 
 SEGFIX_TASKS = ("segfix", "segfix_instance")
 _SEGFIX_HEAD = "SegFixHead"
@@ -61,16 +63,22 @@ def checkpoint_choices(obj: dict[str, Any]) -> dict[str, str]:
 _OVERRIDE = re.compile(r"^[+~]{0,2}([\w.]+)=(.*)$")
 
 
-def checkpoint_overrides(args: Sequence[str]) -> list[str]:
+def checkpoint_overrides(args: Sequence[str], recipe: bool = False) -> list[str]:
     """A tool's command line ``args`` plus ``model=`` / ``dataset=`` of the ocseg checkpoint in
     ``ckpt_path=``, for each of the two it does not give: eval and predict_offsets then need
     neither, their run config (and ``.hydra/overrides.yaml``) says what was used, and
     ``dataset.root=`` applies to the checkpoint's dataset. Nothing is added when the command line
     gives ``experiment=`` (which chooses both), or when the file is not a readable ocseg checkpoint
     (the task reports that); given ones are checked against the file by the task. The tools do not
-    call it for ``--help``/``--hydra-help`` (:func:`ocseg.app.cli.hydra_app`)."""
+    call it for ``--help``/``--hydra-help`` (:func:`ocseg.app.cli.hydra_app`).
+
+    ``ckpt_path=zoo:<name>`` adds the row's ``experiment=<name>`` when ``recipe`` (a tool that
+    composes recipes: eval), else its ``model=`` and ``dataset=`` (no file is read or fetched here).
+    """
     values = {m.group(1): m.group(2).strip("'\"") for m in map(_OVERRIDE.match, args) if m}
     path = values.get("ckpt_path", "")
+    if is_zoo_name(path):
+        return zoo_overrides(list(args), values, recipe)
     if "experiment" in values or not path or "," in path:
         return list(args)
     missing = [group for group in ("model", "dataset") if group not in values]
@@ -82,6 +90,11 @@ def checkpoint_overrides(args: Sequence[str]) -> list[str]:
         return list(args)
     choices = checkpoint_choices(obj)
     return list(args) + [f"{group}={choices[group]}" for group in missing if group in choices]
+
+
+def recipe_overrides(args: Sequence[str]) -> list[str]:
+    """:func:`checkpoint_overrides` for a tool that composes recipes (``zoo:<name>`` → ``experiment=``)."""
+    return checkpoint_overrides(args, recipe=True)
 
 
 def check_checkpoint_matches(obj: dict[str, Any], path: str | Path, model: str, dataset: str,

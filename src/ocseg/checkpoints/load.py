@@ -26,6 +26,7 @@ from ocseg.checkpoints.identity import (
 )
 from ocseg.checkpoints.ocseg import load_ocseg_state, stored_config
 from ocseg.checkpoints.openseg import load_openseg_state
+from ocseg.checkpoints.zoo import resolve_checkpoint
 from ocseg.errors import OcsegError
 
 __all__ = ["EXPECT", "LoadedNetwork", "load_checkpoint", "load_network"]
@@ -37,8 +38,9 @@ EXPECT = ("segmentation", "segfix")
 def load_checkpoint(net: nn.Module, path: str | Path, strict: bool = True, trust: bool = False,
                     obj: dict[str, Any] | None = None) -> str:
     """Load ``path`` (ocseg checkpoint or original openseg ``.pth``; ``obj``: its content when
-    already read) into ``net``. Returns the kind that was loaded (``"lightning"`` or ``"openseg"``)."""
-    p = Path(path)
+    already read; ``zoo:<name>``: that released file, see :mod:`ocseg.checkpoints.zoo`) into
+    ``net``. Returns the kind that was loaded (``"lightning"`` or ``"openseg"``)."""
+    p = Path(resolve_checkpoint(path))
     obj = read_checkpoint(p, trust=trust) if obj is None else obj
     kind = checkpoint_kind(obj)
     if kind == "lightning":
@@ -90,7 +92,8 @@ def _instantiate(net_cfg: DictConfig) -> nn.Module:
 
 def load_network(path: str | Path, expect: str = "segmentation", cfg: DictConfig | None = None, *,
                  strict: bool = True, trust: bool = False, fuse: bool = True) -> LoadedNetwork:
-    """The network of checkpoint ``path`` with its weights, in eval mode.
+    """The network of checkpoint ``path`` (``zoo:<name>``: that released file, fetched on first
+    use) with its weights, in eval mode.
 
     Args:
         expect: ``"segmentation"`` or ``"segfix"``; a checkpoint for the other task is refused.
@@ -104,7 +107,7 @@ def load_network(path: str | Path, expect: str = "segmentation", cfg: DictConfig
     """
     if expect not in EXPECT:
         raise ValueError(f"expect must be one of {EXPECT}, got {expect!r}")
-    p = Path(path)
+    p = Path(resolve_checkpoint(path))
     obj = read_checkpoint(p, trust=trust)
     check_task(obj, p, expect)
     if cfg is not None:

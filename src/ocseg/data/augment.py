@@ -12,6 +12,10 @@ The steps are written for speed without changing a single output value: flips, b
 swaps are OpenCV copies and table look-ups, a resize followed by a crop gathers only the cropped
 label pixels (:class:`ResizeThenCrop`), and a dataset may leave the image padding to the
 normalisation (:class:`PadToSize`, ``image_pad=``), which writes the padded network input at once.
+
+Every step that moves pixels also takes SegFix's full-resolution ground truth as the extra target
+``boundary_maps=`` (:class:`~ocseg.data.boundary_maps.BoundaryMaps`) and moves it as the original
+moved its ``distance_map`` / ``angle_map``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from ocseg.data.boundary_maps import BoundaryMaps
 from ocseg.data.normalize import ImagePad
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "fuse_resize_crop",
     "pad_with_normalized_zero",
     "pads_image_last",
+    "moves_boundary_maps",
 ]
 
 # where the image sits inside the padded canvas (the original's collate ``pad_mode``)
@@ -71,7 +77,27 @@ def nearest_indices(source: int, size: int) -> np.ndarray:
     return np.minimum(index, source - 1, out=index)
 
 
-class _ResizeBase(A.DualTransform):
+class _MovesBoundaryMaps:
+    """Mixin of the steps that move pixels: ``boundary_maps=`` follows the label's move (nearest
+    resize, crop), which is what the original's steps did to its distance and angle maps."""
+
+    @property
+    def targets(self) -> dict[str, Any]:
+        return {**super().targets, "boundary_maps": self.apply_to_boundary_maps}
+
+    def apply_to_boundary_maps(self, maps: BoundaryMaps, **params: Any) -> BoundaryMaps:
+        return maps.map(lambda x: self.apply_to_mask(x, **params))
+
+
+def moves_boundary_maps(transform: Any) -> list[str]:
+    """Names of the steps of ``transform`` that move pixels but not ``boundary_maps=`` (the
+    SegFix ground truth would come out misaligned with the label); empty when all do."""
+    steps = getattr(transform, "transforms", [transform])
+    return [type(step).__name__ for step in steps
+            if isinstance(step, A.DualTransform) and "boundary_maps" not in step.targets]
+
+
+class _ResizeBase(_MovesBoundaryMaps, A.DualTransform):
     """Image: bicubic (as the original's cv2 pipeline); label: nearest, so ids are never blended."""
 
     def apply(self, img: np.ndarray, width: int, height: int, **params: Any) -> np.ndarray:
@@ -124,7 +150,7 @@ class ResizeTo(_ResizeBase):
         return {"width": self.width, "height": self.height}
 
 
-class RandomCropUpTo(A.DualTransform):
+class RandomCropUpTo(_MovesBoundaryMaps, A.DualTransform):
     """Crop ``min(height, H)`` × ``min(width, W)`` at a uniformly random integer offset
     (both ends inclusive); a side shorter than the crop is kept whole and padded later."""
 
@@ -148,7 +174,7 @@ class RandomCropUpTo(A.DualTransform):
         return mask[top:top + crop_h, left:left + crop_w]
 
 
-class ResizeThenCrop(A.DualTransform):
+class ResizeThenCrop(_MovesBoundaryMaps, A.DualTransform):
     """``resize`` (a :class:`RandomScaleAspect`, :class:`ResizeShortSide` or :class:`ResizeTo`)
     followed by ``crop`` (a :class:`RandomCropUpTo`) as one step, with the same random draws in
     the same order and the same output values (:func:`fuse_resize_crop` builds it).
@@ -210,7 +236,7 @@ def fuse_resize_crop(steps: Sequence[A.BasicTransform]) -> list[A.BasicTransform
     return out
 
 
-class HorizontalFlipSwap(A.DualTransform):
+class HorizontalFlipSwap(_MovesBoundaryMaps, A.DualTransform):
     """Mirror left-right; in the label, the ids of each ``swap_pairs`` entry are exchanged
     (LIP: left/right arm, leg and shoe), since a mirrored left arm is a right arm. Extra
     ``masks=`` (instance ids) are mirrored without swapping."""
@@ -238,6 +264,9 @@ class HorizontalFlipSwap(A.DualTransform):
         # extra masks (instance ids) are mirrored only: their ids are not train ids
         return np.ascontiguousarray(np.asarray(masks)[:, :, ::-1])
 
+    def apply_to_boundary_maps(self, maps: BoundaryMaps, **params: Any) -> BoundaryMaps:
+        return maps.mirrored()  # no class swap; the angles turn as the original turned them
+
 
 class BrightnessShift(A.ImageOnlyTransform):
     """Add one integer ``k ~ U{-max_shift, …, max_shift}`` to every channel, clip to 0..255
@@ -259,7 +288,7 @@ class BrightnessShift(A.ImageOnlyTransform):
         return np.clip(np.around(img + shift), 0, 255).astype(img.dtype)
 
 
-class PadToSize(A.DualTransform):
+class PadToSize(_MovesBoundaryMaps, A.DualTransform):
     """Pad to at least ``height`` × ``width``: the image with ``fill`` (per channel), the label
     with ``fill_mask``; ``position`` places the image (``random``: uniform integer offsets).
 
@@ -345,6 +374,10 @@ class PadToSize(A.DualTransform):
     def apply_to_mask(self, mask: np.ndarray, **params: Any) -> np.ndarray:
         return self._pad(mask, self.fill_mask, params["pad_top"], params["pad_left"],
                          params["pad_h"], params["pad_w"])
+
+    def apply_to_boundary_maps(self, maps: BoundaryMaps, pad_top: int, pad_left: int, pad_h: int,
+                               pad_w: int, **params: Any) -> BoundaryMaps:
+        return maps.padded(pad_top, pad_left, pad_h, pad_w)
 
     def apply_to_image_pad(self, image_pad: ImagePad, pad_top: int, pad_left: int, pad_h: int,
                            pad_w: int, **params: Any) -> ImagePad:

@@ -2,9 +2,12 @@
 
 A concrete dataset (Cityscapes, ADE20K, a user's folder, ...) only finds its files and returns
 :class:`Sample` records; reading, id mapping, augmentation, normalisation and optional extra
-targets (SegFix distance/direction) are shared here, in that order. A sample's instance-id map
-(Cityscapes ``*_instanceIds.png``, for SegFix's instance variant) rides through the same
-augmentation as an extra mask and reaches the target transform as ``instance=``.
+targets (SegFix distance/direction) are shared here, in that order. A target transform marked
+``full_label`` (SegFix's, by default) is computed from the full-resolution label (and instance
+map) *before* the augmentation, as the original's offline files were, and its maps ride through
+the augmentation (:class:`~ocseg.data.boundary_maps.BoundaryMaps`); otherwise it runs on the
+augmented label, and a sample's instance-id map (Cityscapes ``*_instanceIds.png``) rides through
+the augmentation as an extra mask to reach it as ``instance=``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
-from ocseg.data.augment import pad_with_normalized_zero, pads_image_last
+from ocseg.data.augment import moves_boundary_maps, pad_with_normalized_zero, pads_image_last
 from ocseg.data.bad_files import BAD_FILE_POLICIES, BadFileLog
 from ocseg.data.label_map import LabelMap
 from ocseg.data.normalize import ImagePad, Normalize
@@ -57,7 +60,9 @@ class SegmentationDataset(Dataset):
             the BGR uint8 image and the train-id label (None: no augmentation).
         target_transform: optional callable ``label (H×W uint8 train ids) -> dict of tensors``
             run after augmentation, e.g. SegFix distance/direction targets; samples with an
-            instance map call it as ``target_transform(label, instance=<augmented ids>)``.
+            instance map call it as ``target_transform(label, instance=<augmented ids>)``. With
+            a true ``full_label`` attribute it is used as ``maps(label, instance=)`` on the
+            unaugmented sample, and ``tensors(maps)`` once the maps went through ``transform``.
         on_bad_file: ``"error"`` stops at a corrupt file; ``"skip"`` replaces it by the next
             readable sample and counts it (:attr:`skipped`).
     """
@@ -83,6 +88,12 @@ class SegmentationDataset(Dataset):
         self._pad_in_normalize = (transform is not None and isinstance(normalize, Normalize)
                                   and pads_image_last(transform))
         self.target_transform = target_transform
+        self._full_label = bool(getattr(target_transform, "full_label", False))
+        if self._full_label and transform is not None and moves_boundary_maps(transform):
+            raise OcsegError(
+                f"the augmentation steps {moves_boundary_maps(transform)} move pixels but not the "
+                "SegFix ground truth computed from the full label; use ocseg.data.augment steps, "
+                "or task.targets.full_label=false (targets from the augmented label)")
         self.on_bad_file = on_bad_file
         self.bad_files = BadFileLog() if on_bad_file == "skip" else None
         self._worker_seed: tuple[int, int] | None = None
@@ -138,9 +149,16 @@ class SegmentationDataset(Dataset):
         instance = self.load_instance(index, image) if label is not None else None
         height, width = image.shape[:2]
         pad = None
+        maps = None  # the target transform's maps of the full label, moved with it
+        if self._full_label and label is not None:
+            extra = {"instance": instance} if instance is not None else {}
+            maps = self.target_transform.maps(label, **extra)
+            instance = None  # used up: it need not ride through the augmentation
         if self.transform is not None:
             mask = label if label is not None else np.zeros((height, width), np.uint8)
             extra = {"masks": [instance]} if instance is not None else {}
+            if maps is not None:
+                extra["boundary_maps"] = maps
             if self._pad_in_normalize:
                 extra["image_pad"] = ImagePad()
             out = self.transform(image=image, mask=mask, **extra)
@@ -149,6 +167,8 @@ class SegmentationDataset(Dataset):
             label = out["mask"] if label is not None else None
             if instance is not None:
                 instance = out["masks"][0]
+            if maps is not None:
+                maps = out["boundary_maps"]
         if self.normalize is None:
             raise ValueError("this dataset was built without an input normalisation (normalize=)")
         item: dict[str, Any] = {
@@ -160,7 +180,9 @@ class SegmentationDataset(Dataset):
         if label is not None:
             label = np.ascontiguousarray(label)
             item["label"] = torch.from_numpy(label.astype(np.int64))
-            if self.target_transform is not None:
+            if maps is not None:
+                item.update(self.target_transform.tensors(maps))
+            elif self.target_transform is not None:
                 extra = {"instance": np.ascontiguousarray(instance)} if instance is not None else {}
                 item.update(self.target_transform(label, **extra))
         return item

@@ -12,7 +12,6 @@ import random
 from typing import Any, Sequence
 
 import albumentations as A
-import cv2
 import numpy as np
 
 from ocseg.data.augment import (
@@ -24,7 +23,7 @@ from ocseg.data.augment import (
     fuse_resize_crop,
 )
 
-__all__ = ["pipeline", "reseed", "train_transform", "eval_transform"]
+__all__ = ["pipeline", "reseed", "train_transform"]
 
 
 def reseed(transform: A.Compose, seed: int | None) -> None:
@@ -80,10 +79,3 @@ def train_transform(
                            fill_mask=ignore_index, normalize=normalize))
     return pipeline(steps, seed=seed)
 
-
-def eval_transform(size: Sequence[int] | None = None) -> A.Compose | None:
-    """No augmentation; optionally resize to ``size`` (H, W) for quick validation during training."""
-    if size is None:
-        return None
-    return A.Compose([A.Resize(height=int(size[0]), width=int(size[1]),
-                               interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST)])

@@ -12,6 +12,11 @@ order of operations on a batch of normalised images of any sizes:
    whole, as the original's ``mscrop_test``);
 4. crop of the padding, resize back to the original size when step 1 resized (bicubic), so
    the caller takes the argmax there.
+
+:meth:`SegmentationPredictor.input_labels` lays label maps out like the network input of steps
+1–2 (nearest resize, padding ignored), the target of a loss on the network's own outputs: what
+the original's validation loss was computed against (its ``val_trans`` resized the label with
+the image; its collate padded it with the ignore label).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from ocseg.data.augment import nearest_indices
 from ocseg.inference.multiscale import multi_scale
 from ocseg.inference.padding import crop_top_left, pad_bottom_right, padded_size
 from ocseg.inference.sliding import sliding_window
@@ -99,8 +105,8 @@ class SegmentationPredictor:
             return sliding_window(view, forward, self.crop_size, self.stride, size, keys=[key])[key]
         return whole_image(view, forward, size, keys=[key])[key]
 
-    def _network_size(self, size: tuple[int, int]) -> tuple[int, int]:
-        """The size an image of ``size`` is resized to before padding (step 1)."""
+    def network_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The size an image of ``size`` (H, W) is resized to before padding (step 1)."""
         if self.input_size is not None:
             return self.input_size
         if self.short_side is not None:
@@ -116,7 +122,7 @@ class SegmentationPredictor:
         originals = [(int(im.shape[-2]), int(im.shape[-1])) for im in images]
         resized = []
         for image, size in zip(images, originals):
-            target = self._network_size(size)
+            target = self.network_size(size)
             x = image.unsqueeze(0)
             if target != size:
                 x = F.interpolate(x, size=target, mode="bicubic", align_corners=False)
@@ -133,6 +139,23 @@ class SegmentationPredictor:
                 out = F.interpolate(out, size=original, mode="bicubic", align_corners=False)
             results.append(out[0])
         return results
+
+    def input_labels(self, labels: Sequence[torch.Tensor], fill: int) -> torch.Tensor:
+        """H×W ``labels`` laid out as :meth:`__call__` lays out their images for the network:
+        each resized to :meth:`network_size` (nearest, OpenCV's rule), then padded on the
+        bottom/right with ``fill`` to the batch's common padded size (N×H'×W')."""
+        resized = []
+        for label in labels:
+            size = (int(label.shape[-2]), int(label.shape[-1]))
+            target = self.network_size(size)
+            if target != size:
+                rows = torch.from_numpy(nearest_indices(size[0], target[0])).to(label.device)
+                cols = torch.from_numpy(nearest_indices(size[1], target[1])).to(label.device)
+                label = label.index_select(-2, rows).index_select(-1, cols)
+            resized.append(label)
+        common = padded_size((max(x.shape[-2] for x in resized), max(x.shape[-1] for x in resized)),
+                             self.pad_stride)
+        return torch.stack([pad_bottom_right(x, common, value=fill) for x in resized])
 
     def predict(self, forward: Forward, images: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Train-id label maps (H×W int64) of ``images``: the argmax of :meth:`__call__`."""

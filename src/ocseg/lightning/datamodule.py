@@ -6,7 +6,9 @@ normalisation, the task's extra per-sample targets (SegFix distance/direction), 
 maps are read, and ``on_bad_file``. Nothing is read until ``setup``; generating the synthetic
 data (``prepare``) happens once, on rank 0. The batch is given as the total of one optimizer step
 (``global_batch_size``, the original's ``train.batch_size``) and divided over the processes by
-:meth:`set_world_size`, unless a per-device ``batch_size`` is set.
+:meth:`set_world_size`, unless a per-device ``batch_size`` is set. Under DDP the val split is
+shared out without the padding duplicates of ``DistributedSampler`` (every image scored once, as
+eval.py does).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import warnings
 from typing import Callable
 
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ocseg.data.trainable import check_batches, check_crop, sample_sizes
 from ocseg.data.transforms import reseed
@@ -185,13 +188,23 @@ class SegDataModule(LightningDataModule):
         trainer = getattr(self, "trainer", None)
         return default_workers(int(getattr(trainer, "num_devices", 1) or 1) if trainer else 1)
 
-    def _loader(self, split: str, batch_size: int, train: bool) -> DataLoader:
+    def _loader(self, split: str, batch_size: int, train: bool,
+                sampler: Sampler | None = None) -> DataLoader:
         workers = self.workers()
         return DataLoader(
-            self.dataset(split), batch_size=batch_size, shuffle=train, drop_last=train,
-            num_workers=workers, pin_memory=self.pin_memory,
+            self.dataset(split), batch_size=batch_size, shuffle=train and sampler is None,
+            drop_last=train, sampler=sampler, num_workers=workers, pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and workers > 0,
         )
+
+    def _unrepeated(self, split: str) -> Sampler | None:
+        """Each image on exactly one process under DDP (Lightning keeps a ``DistributedSampler``
+        it is given); None in one process, or when some process would get no image at all."""
+        trainer = self.trainer
+        if trainer is None or not 1 < trainer.world_size <= len(self.dataset(split)):
+            return None
+        return UnrepeatedDistributedSampler(self.dataset(split), num_replicas=trainer.world_size,
+                                            rank=trainer.global_rank, shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
         if self.batch_size is None:  # used without a trainer (tests, notebooks): one process
@@ -199,7 +212,7 @@ class SegDataModule(LightningDataModule):
         return self._loader("train", self.batch_size, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self.val_batch_size, train=False)
+        return self._loader("val", self.val_batch_size, train=False, sampler=self._unrepeated("val"))
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", self.val_batch_size, train=False)

@@ -18,14 +18,29 @@ from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import Metric
 
 from ocseg.checkpoints.ocseg import CONFIG_KEY
+from ocseg.errors import OcsegError
+from ocseg.inference.predictor import SegmentationPredictor
 from ocseg.lightning.hyperparameters import log_hyperparameters
 from ocseg.lightning.numerics import NumericsGuard
+from ocseg.lightning.protocol_validation import predict_by_protocol
 from ocseg.losses.base import SegLoss
 from ocseg.optim.param_groups import backbone_head_groups
 
 __all__ = ["SegmentationModule"]
 
 _NORM_TYPES = (nn.modules.batchnorm._BatchNorm,)
+_FREEZE_BN = {False: None, "false": None, "none": None, True: "stats", "true": "stats",
+              "stats": "stats", "all": "all"}
+
+
+def _freeze_bn_mode(value: bool | str | None) -> str | None:
+    """``model.freeze_bn`` → None (off), ``"stats"`` or ``"all"``; one clear error otherwise."""
+    key = value.lower() if isinstance(value, str) else bool(value) if value is not None else False
+    if key not in _FREEZE_BN:
+        raise OcsegError(f"model.freeze_bn={value!r}: use false, true (= stats: BatchNorm "
+                         "statistics frozen, weight and bias trained) or all (weight and bias "
+                         "frozen too)")
+    return _FREEZE_BN[key]
 
 
 class SegmentationModule(LightningModule):
@@ -38,12 +53,16 @@ class SegmentationModule(LightningModule):
         optimizer: partial optimizer taking the parameter groups (``torch.optim.SGD`` …).
         lr_lambda: per-step LR factor (``PolyWithWarmup``).
         lr: base learning rate of the backbone group; other parameters get ``lr × head_lr_mult``.
-        freeze_bn: keep every BatchNorm of the network fixed while training (fine-tuning stages):
-            eval mode (running statistics neither used from the batch nor updated) and no
-            gradient for its weight and bias (they are left out of the optimizer, so weight
-            decay does not shrink them either).
+        freeze_bn: ``true`` / ``"stats"``: freeze the BatchNorm statistics while training
+            (fine-tuning stages): every BatchNorm in eval mode, its running statistics neither
+            used from the batch nor updated, its weight and bias still trained (MODEL_ZOO.md's
+            "freezing the BN statistics"); ``"all"``: also no gradient for the weight and bias,
+            which are left out of the optimizer (no weight decay either); ``false``: off.
         skip_nonfinite: skip a batch whose loss is NaN/Inf instead of stopping with an error
             (:class:`~ocseg.lightning.numerics.NumericsGuard`, added by ``configure_callbacks``).
+        val_predictor: validate (and test) by this test procedure on full-resolution batches,
+            eval.py's path (:mod:`~ocseg.lightning.protocol_validation`); None: score the
+            network's outputs on the batches as they come (SegFix).
         run_config: the resolved run configuration, stored in checkpoints so eval can rebuild the
             model, and given to every logger as hyperparameters when fitting starts.
     """
@@ -57,9 +76,10 @@ class SegmentationModule(LightningModule):
         lr_lambda: Callable[[int], float],
         lr: float,
         head_lr_mult: float = 1.0,
-        freeze_bn: bool = False,
+        freeze_bn: bool | str = False,
         skip_nonfinite: bool = False,
         run_config: dict | None = None,
+        val_predictor: SegmentationPredictor | None = None,
     ) -> None:
         super().__init__()
         self.net = net
@@ -68,12 +88,15 @@ class SegmentationModule(LightningModule):
         self.lr_lambda = lr_lambda
         self.lr = float(lr)
         self.head_lr_mult = float(head_lr_mult)
-        self.freeze_bn = bool(freeze_bn)
-        if self.freeze_bn:
+        mode = _freeze_bn_mode(freeze_bn)
+        self.freeze_bn = mode is not None
+        self.freeze_bn_affine = mode == "all"
+        if self.freeze_bn_affine:
             for module in self._norm_layers():
                 for param in module.parameters(recurse=False):
                     param.requires_grad_(False)
         self.skip_nonfinite = bool(skip_nonfinite)
+        self.val_predictor = val_predictor
         self.loss_terms: dict[str, torch.Tensor] = {}  # of the last training batch, for messages
         self.validated_at_step: int | None = None   # global step of the last validation
         self.run_config = run_config
@@ -132,12 +155,28 @@ class SegmentationModule(LightningModule):
         self.trained_steps.fill_(self.trainer.global_step)
 
     # -- validation / test ---------------------------------------------------------------
-    def _eval_step(self, batch: dict, metric: Metric, stage: str) -> None:
+    def _eval_step(self, batch: dict, metric: Metric, stage: str) -> dict | None:
+        if self.val_predictor is not None:
+            return self._protocol_step(batch, metric, stage)
         outputs = self.net(batch["image"])
         if "label" in batch:
             total = self.loss(outputs, self.loss.target_from_batch(batch))
             self.log(f"{stage}/loss", total, sync_dist=True, batch_size=batch["image"].shape[0])
         metric.update(outputs, batch)
+
+    def _protocol_step(self, batch: dict, metric: Metric, stage: str) -> dict:
+        """Scores the protocol's predictions; returns them (train ids at the labels' size, and
+        the class count) for callbacks that draw them."""
+        labels = list(batch["label"])
+        step = predict_by_protocol(self.net, self.val_predictor, list(batch["image"]), labels,
+                                   ignore_index=metric.ignore_index)
+        if step.outputs is not None:
+            self.log(f"{stage}/loss", self.loss(step.outputs, step.target), sync_dist=True,
+                     batch_size=len(labels))
+        for logits, label in zip(step.logits, labels):
+            metric.update({"out": logits[None]}, {"label": label[None]})
+        return {"predictions": [logits.argmax(0) for logits in step.logits],
+                "num_classes": int(step.logits[0].shape[0])}
 
     # Fresh metric states per run: under ddp_spawn the pickled module's tensors arrive in shared
     # memory, so every process would otherwise add into the same confusion matrix.
@@ -147,18 +186,19 @@ class SegmentationModule(LightningModule):
     def on_test_epoch_start(self) -> None:
         self.test_metric.reset()
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch, self.val_metric, "val")
+    def validation_step(self, batch: dict, batch_idx: int) -> dict | None:
+        return self._eval_step(batch, self.val_metric, "val")
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch, self.test_metric, "test")
+    def test_step(self, batch: dict, batch_idx: int) -> dict | None:
+        return self._eval_step(batch, self.test_metric, "test")
 
     def _log_scores(self, metric: Metric, stage: str) -> dict[str, torch.Tensor]:
         scores = metric.compute()
         metric.reset()
         for name, value in scores.items():
-            # values are already synced by the metric; sync_dist only keeps Lightning quiet
-            self.log(f"{stage}/{name}", value.float(), sync_dist=True,
+            # values are already synced by the metric; sync_dist only keeps Lightning quiet;
+            # float64, so that the logged scores are eval.py's to the last digit
+            self.log(f"{stage}/{name}", value.double(), sync_dist=True,
                      prog_bar=(name == self.primary))
         return scores
 

@@ -29,6 +29,7 @@ from typing import Any, Iterable
 from omegaconf import ListConfig, OmegaConf
 
 from ocseg.checkpoints.files import checkpoint_kind, read_checkpoint
+from ocseg.checkpoints.zoo import resolve_checkpoint
 from ocseg.errors import OcsegError
 from ocseg.lightning.checkpoint_io import remove_leftovers
 
@@ -130,7 +131,8 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: str | Path, runs_dir: str 
     if not ckpt_path:
         return None
     if str(ckpt_path) != LAST:
-        return Resume(Path(ckpt_path), read_checkpoint(ckpt_path, trust=trust))
+        path = Path(resolve_checkpoint(ckpt_path))   # zoo:<name>: the released file, fetched once
+        return Resume(path, read_checkpoint(path, trust=trust))
     found = find_last_checkpoint(run_dir, same_command_runs(runs_dir, overrides, exclude=run_dir),
                                  trust=trust)
     if found is None:

@@ -3,8 +3,9 @@ blended with the predicted colours and with the ground-truth colours, side by si
 images (``val/overlays``) to the run's :class:`~lightning.pytorch.loggers.WandbLogger`.
 
 Cheap by design: only rank 0 draws, only the first ``num_images`` images of the validation set
-(the same ones every time, so the panels show training progress), with one extra forward pass of
-those images; without a W&B logger (``logger=csv``, ``logger=none``) or for SegFix models (no
+(the same ones every time, so the panels show training progress), drawing the predictions the
+validation step returns (the row's test protocol) or, where it returns none (SegFix), with one
+extra forward pass of those images; without a W&B logger (``logger=csv``, ``logger=none``) or for SegFix models (no
 segmentation output) it does nothing, unless the training report (``keep_last``, set by
 :class:`~ocseg.lightning.training_report.TrainingReport`) wants the panels: then it draws them
 and keeps the last validation's as ``last``.
@@ -85,13 +86,19 @@ class WandbValidationOverlays(Callback):
         if normalize is None:
             return
         images = batch["image"][:wanted]
-        logits = pl_module.net(images).get("out")
-        if logits is None:                      # a SegFix model: no classes to draw
-            self.num_images = 0
-            return
         labels = batch["label"][:wanted]
-        pred = upsample_to(logits.float(), tuple(labels.shape[-2:])).argmax(1).cpu().numpy()
-        colours = np.asarray(resolve_palette(self.palette, logits.shape[1]), np.float32)
+        if isinstance(outputs, dict) and "predictions" in outputs:
+            # the validation's own predictions (the row's test protocol): no extra forward pass
+            pred = torch.stack(outputs["predictions"][:wanted]).cpu().numpy()
+            classes = outputs["num_classes"]
+        else:
+            logits = pl_module.net(images).get("out")
+            if logits is None:                      # a SegFix model: no classes to draw
+                self.num_images = 0
+                return
+            pred = upsample_to(logits.float(), tuple(labels.shape[-2:])).argmax(1).cpu().numpy()
+            classes = logits.shape[1]
+        colours = np.asarray(resolve_palette(self.palette, classes), np.float32)
         names = batch.get("name") or [str(batch_idx)] * len(images)
         for i, tensor in enumerate(images):
             image = image_of_input(tensor, normalize)[: labels.shape[-2], : labels.shape[-1]]

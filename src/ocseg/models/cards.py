@@ -5,7 +5,8 @@ normalisation and the task; the card says what the model is in the original (net
 backbone, checkpoint key layout), repeats the normalisation and task for code that has no config
 (a test keeps both in step), lists the weights the original released with their published scores,
 and marks test fixtures, which user-facing lists leave out. The model list, the original-layout
-table, the model tables of docs/models.md and README (``bench/models.py --docs``) and the model tests are views of
+table, the model tables of docs/models.md and README (``bench/models.py --docs``), the
+``zoo:<experiment>`` names (:mod:`ocseg.checkpoints.zoo`) and the model tests are views of
 :data:`CARDS`.
 
 Released files and scores: the original's ``MODEL_ZOO.md`` (branch ``master``; line numbers in
@@ -42,7 +43,8 @@ class Score:
 
 @dataclass(frozen=True)
 class Weights:
-    """A training result of the original: its released file (None: not released) and scores."""
+    """A training result of the original: its released file (None: not released), its scores
+    and the ``conf/experiment/`` recipe that reproduces it (``zoo:<experiment>`` names the file)."""
 
     file: str | None
     url: str | None
@@ -50,6 +52,12 @@ class Weights:
     split: str = "train"          # trained on this split
     scores: tuple[Score, ...] = ()
     note: str = ""
+    experiment: str | None = None
+
+    @property
+    def downloadable(self) -> bool:
+        """A file with a direct link (not a Google Drive page)."""
+        return bool(self.file and self.url and self.url.endswith("/" + self.file))
 
 
 @dataclass(frozen=True)
@@ -70,27 +78,31 @@ class ModelCard:
         return tuple(w for w in self.weights if w.url)
 
 
-def _cityscapes(file: str, miou: float, segfix: float) -> Weights:
+def _cityscapes(file: str, miou: float, segfix: float, experiment: str) -> Weights:
     return Weights(file, f"{_CITYSCAPES}/{file}", "cityscapes", scores=(
-        Score(miou, "cityscapes", "val"), Score(segfix, "cityscapes", "val", segfix=True)))
+        Score(miou, "cityscapes", "val"), Score(segfix, "cityscapes", "val", segfix=True)),
+        experiment=experiment)
 
 
 _R101 = "deepbase_resnet101_dilated8"
 _HRNET_W48_OCR_WEIGHTS = (
-    _cityscapes("hrnet_w48_ocr_1_latest.pth", 81.09, 81.73),                          # :17
+    _cityscapes("hrnet_w48_ocr_1_latest.pth", 81.09, 81.73, "cityscapes_hrnet48_ocr"),  # :17
     Weights("hrnet_w48_ocr_hrnet48_2_latest.pth",                                     # :43
             f"{_RELEASES}/openseg.pytorch.pascal_context/hrnet_w48_ocr_hrnet48_2_latest.pth",
-            "pascal_context", scores=(Score(55.11, "pascal_context", "val"),)),
+            "pascal_context", scores=(Score(55.11, "pascal_context", "val"),),
+            experiment="pascal_context_hrnet48_ocr"),
     Weights("hrnet_w48_ocr_1_latest.pth",                                             # :53
             f"{_RELEASES}/opeseg.pytorch.lip/hrnet_w48_ocr_1_latest.pth",            # sic: "opeseg"
-            "lip", scores=(Score(56.72, "lip", "val", test="flip"),)),
+            "lip", scores=(Score(56.72, "lip", "val", test="flip"),), experiment="lip_hrnet48_ocr"),
     Weights("hrnet_w48_ocr_hrnet48_ohem_2_latest.pth",                                # :63-64
             f"{_RELEASES}/openseg.pytorch.coco_stuff/hrnet_w48_ocr_hrnet48_ohem_2_latest.pth",
             "coco_stuff", scores=(Score(39.61, "coco_stuff", "val"),
-                                  Score(40.20, "coco_stuff", "val", test="ms+flip"))),
+                                  Score(40.20, "coco_stuff", "val", test="ms+flip")),
+            experiment="coco_stuff_hrnet48_ocr"),
     Weights("hrnet_w48_ocr_hrnet48_ohem_1_latest.pth",                                # :74-75
             f"{_RELEASES}/openseg.pytorch.ade20k/hrnet_w48_ocr_hrnet48_ohem_1_latest.pth",
-            "ade20k", scores=(Score(44.62, "ade20k", "val"), Score(46.19, "ade20k", "val", test="ms+flip"))),
+            "ade20k", scores=(Score(44.62, "ade20k", "val"), Score(46.19, "ade20k", "val", test="ms+flip")),
+            experiment="ade20k_hrnet48_ocr"),
 )
 _OCR_B_MAPILLARY = "hrnet_w48_ocr_b_mapillary_bs16_500000_1024x1024_lr0.01_1_latest.pth"
 _OCR_B_CITYSCAPES = ("hrnet_w48_ocr_b_hrnet48_8_20000_trainval_coarse_trainval_mapillary_pretrain_"
@@ -107,24 +119,29 @@ _CARDS = (
               original="hrnet_w48_ocr_b", backbone="hrnet48", layout=layouts.HRNET_W48_OCR,
               weights=(
                   Weights(_OCR_B_MAPILLARY, f"{_CITYSCAPES}/{_OCR_B_MAPILLARY}", "mapillary",     # :23
-                          scores=(Score(50.8, "mapillary", "val", test=None),)),
+                          scores=(Score(50.8, "mapillary", "val", test=None),),
+                          experiment="mapillary_hrnet48_ocr_b"),
                   Weights(_OCR_B_CITYSCAPES, f"{_CITYSCAPES}/{_OCR_B_CITYSCAPES}", "cityscapes",  # :27-28
                           split="trainval+coarse", scores=(Score(84.2, "cityscapes", "test", test=None),),
                           note="Mapillary pretraining, then train+val and coarse; 'around 84.2' "
-                               "on the test server"))),
+                               "on the test server",
+                          experiment="cityscapes_hrnet48_ocr_b_mapillary_coarse_trainval"))),
     ModelCard("hrnet48_asp_ocr", "HRNet-W48 + ASP-OCR", "imagenet_bgr", original="hrnet_w48_asp_ocr",
               backbone="hrnet48", layout=layouts.HRNET_W48_ASP_OCR),
     ModelCard("r101_fcn", "ResNet-101 + FCN", "caffe_bgr", original="fcnet", backbone=_R101,
               layout=layouts.FCNET),
     ModelCard("r101_ocr", "ResNet-101 + OCR", "caffe_bgr", original="spatial_ocrnet", backbone=_R101,
               layout=layouts.SPATIAL_OCRNET,
-              weights=(_cityscapes(f"spatial_ocrnet_{_R101}_1_latest.pth", 79.63, 80.68),)),   # :15
+              weights=(_cityscapes(f"spatial_ocrnet_{_R101}_1_latest.pth", 79.63, 80.68,          # :15
+                                   "cityscapes_r101_ocr"),)),
     ModelCard("r101_asp_ocr", "ResNet-101 + ASP-OCR", "caffe_bgr", original="spatial_asp_ocrnet",
               backbone=_R101, layout=layouts.SPATIAL_ASP_OCRNET,
-              weights=(_cityscapes(f"spatial_asp_ocrnet_{_R101}_1_latest.pth", 79.89, 80.69),)),  # :16
+              weights=(_cityscapes(f"spatial_asp_ocrnet_{_R101}_1_latest.pth", 79.89, 80.69,      # :16
+                                   "cityscapes_r101_asp_ocr"),)),
     ModelCard("r101_base_oc", "ResNet-101 + Base-OC", "caffe_bgr", original="base_ocnet", backbone=_R101,
               layout=layouts.BASE_OCNET,
-              weights=(_cityscapes(f"base_ocnet_{_R101}_1_latest.pth", 79.49, 80.55),)),         # :13
+              weights=(_cityscapes(f"base_ocnet_{_R101}_1_latest.pth", 79.49, 80.55,              # :13
+                                   "cityscapes_r101_base_oc"),)),
     ModelCard("r101_asp_oc", "ResNet-101 + ASP-OC", "caffe_bgr", original="asp_ocnet", backbone=_R101,
               layout=layouts.ASP_OCNET),
     ModelCard("r101_isa", "ResNet-101 + ISA", "caffe_bgr", original="isanet", backbone=_R101,
@@ -132,22 +149,24 @@ _CARDS = (
               weights=(Weights(None, "https://drive.google.com/open?id=1Sf9YFjo9dpirojzLev8CfHAc99U6cBwH",
                                "cityscapes", scores=(Score(79.55, "cityscapes", "val"),             # :14
                                                      Score(80.62, "cityscapes", "val", segfix=True)),
-                               note="Google Drive link"),)),
+                               note="Google Drive link", experiment="cityscapes_r101_isa"),)),
     ModelCard("segfix_hrnet48", "SegFix on HRNet-W48", "imagenet_bgr", task="segfix",
               original="segfix_hrnet", backbone="hrnet48", layout=layouts.SEGFIX_HRNET,
               weights=(Weights("segfix_hrnet_hrnet48_segfix_loss_iter80000_1_latest.pth",          # :183
                                f"{_SEGFIX}/segfix_hrnet_hrnet48_segfix_loss_iter80000_1_latest.pth",
-                               "cityscapes"),)),
+                               "cityscapes", experiment="segfix_cityscapes_hrnet48"),)),
     ModelCard("segfix_hrnet2x20", "SegFix on HRNet2x-W20", "imagenet_bgr", task="segfix",
               original="segfix_hrnet", backbone="hrnet2x20", layout=layouts.SEGFIX_HRNET,
               weights=(Weights("segfix_hrnet_hrnext20_segfix_loss_1_latest.pth",                   # :185
-                               f"{_SEGFIX}/segfix_hrnet_hrnext20_segfix_loss_1_latest.pth", "cityscapes"),
+                               f"{_SEGFIX}/segfix_hrnet_hrnext20_segfix_loss_1_latest.pth", "cityscapes",
+                               experiment="segfix_cityscapes_hrnet2x20"),
                        Weights("segfix_hrnet_hrnext20_segfix_loss_trainval_1_latest.pth",          # :186
                                f"{_SEGFIX}/segfix_hrnet_hrnext20_segfix_loss_trainval_1_latest.pth",
-                               "cityscapes", split="trainval"),
+                               "cityscapes", split="trainval", experiment="segfix_cityscapes_hrnet2x20_trainval"),
                        Weights("segfix_hrnet_hrnext20_segfix_loss_inst_1_latest.pth",              # :217
                                f"{_SEGFIX}/segfix_hrnet_hrnext20_segfix_loss_inst_1_latest.pth",
-                               "cityscapes", note="instance boundaries (task=segfix_instance)"))),
+                               "cityscapes", note="instance boundaries (task=segfix_instance)",
+                               experiment="segfix_cityscapes_hrnet2x20_instance"))),
     ModelCard("hrnet18_small_ocr", "HRNet-W18-Small-v2 + a 128/64 OCR head: the embedded CPU default",
               "imagenet_bgr"),
     ModelCard("segfix_hrnet18_small", "SegFix on HRNet-W18-Small-v2: the CPU-sized SegFix of "

@@ -25,7 +25,11 @@ class SegmentationNet(nn.Module):
 
     The activation of the BN+act sites (ReLU, or LeakyReLU(0.01) once an InPlace-ABN-era
     checkpoint was loaded) is not a weight, so it travels in the state dict as extra state:
-    saving and reloading a network keeps computing what it computed.
+    saving and reloading a network keeps computing what it computed. The extra state is a 0-d
+    float64 tensor (the slope): both ONNX exporters read the state dict as tensors (a dict there
+    stops ``torch.onnx.export(dynamo=False)`` in ``torch.jit._unique_state_dict``), and, unlike a
+    buffer, extra state is not cast by ``.to(dtype)``/``precision=bf16-true``, so 0.01 stays 0.01.
+    Checkpoints saved before (``{"norm_act_negative_slope": s}``) still load.
     """
 
     def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
@@ -57,12 +61,14 @@ class SegmentationNet(nn.Module):
                              "train; train the unfused network it was made from")
         return super().train(mode)
 
-    def get_extra_state(self) -> dict[str, Any]:
-        return {"norm_act_negative_slope": norm_act_slope(self)}
+    def get_extra_state(self) -> torch.Tensor:
+        return torch.tensor(norm_act_slope(self), dtype=torch.float64)
 
     def set_extra_state(self, state: Any) -> None:
-        if isinstance(state, dict) and "norm_act_negative_slope" in state:
-            set_norm_act_slope(self, float(state["norm_act_negative_slope"]))
+        if isinstance(state, dict):   # checkpoints of ocseg before the tensor form
+            state = state.get("norm_act_negative_slope")
+        if state is not None:
+            set_norm_act_slope(self, float(state))
 
 
 def compose_network(backbone: nn.Module, head: Callable[..., nn.Module], num_classes: int) -> SegmentationNet:

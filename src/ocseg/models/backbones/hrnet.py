@@ -85,11 +85,13 @@ class HRNet(nn.Module):
         variant: a key of :data:`HRNET_VARIANTS` (``hrnet48``, ``hrnet2x20`` …).
         pretrained: ImageNet weights file of the original (``hrnetv2_w48_imagenet_pretrained.pth``,
             ``hr_rnet_bt_w20_imagenet_pretrained.pth`` …) or ``None``.
+        download: fetch a missing ``pretrained`` file the original links directly (False: stop
+            with its URL instead).
     """
 
     conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"))  # the stem; see ocseg.models.fuse
 
-    def __init__(self, variant: str = "hrnet48", pretrained: str | None = None) -> None:
+    def __init__(self, variant: str = "hrnet48", pretrained: str | None = None, download: bool = True) -> None:
         super().__init__()
         if variant not in HRNET_VARIANTS:
             raise OcsegError(f"backbone.variant={variant!r} is unknown; use one of {sorted(HRNET_VARIANTS)}")
@@ -125,7 +127,7 @@ class HRNet(nn.Module):
         if pretrained:
             from ocseg.models.backbones.pretrained import load_pretrained
 
-            load_pretrained(self, pretrained)
+            load_pretrained(self, pretrained, download=download)
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.bn1(self.conv1(x)))

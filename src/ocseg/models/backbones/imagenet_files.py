@@ -4,14 +4,15 @@
 Sources (openseg.pytorch): ``MODEL_ZOO.md`` (branch master, lines 117-122; pytorch-1.7, lines
 140-145) links the four HRNet files one by one; ``GETTING_STARTED.md`` (line 99, both branches)
 points at the release page for all ImageNet files, which is the only link it gives for the
-deep-base ResNet-101 file and the PaddleClas SSLD HRNet-W48 conversion.
+deep-base ResNet-101 file and the PaddleClas SSLD HRNet-W48 conversion. A file with a direct
+link is downloaded on first use (:func:`ocseg.models.backbones.pretrained.load_pretrained`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["IMAGENET_RELEASE", "IMAGENET_FILES", "download_hint"]
+__all__ = ["IMAGENET_RELEASE", "IMAGENET_FILES", "direct_url", "download_hint"]
 
 #: the release page of every ImageNet file (GETTING_STARTED.md:99, master and pytorch-1.7)
 IMAGENET_RELEASE = "https://github.com/hsfzxjy/models.storage/releases/tag/openseg-pytorch-pretrained"
@@ -28,6 +29,13 @@ IMAGENET_FILES: dict[str, str] = {
     # the *_paddle.sh scripts (pytorch-1.7): PaddleClas SSLD weights converted to PyTorch
     "HRNet_W48_C_ssld_pretrained.pth": IMAGENET_RELEASE,
 }
+
+
+def direct_url(path: str | Path) -> str | None:
+    """The download link of the ImageNet file ``path`` (by its name); None for a file the
+    original publishes only on its release page, or does not name."""
+    url = IMAGENET_FILES.get(Path(path).name)
+    return None if url in (None, IMAGENET_RELEASE) else url
 
 
 def download_hint(path: str | Path) -> str:

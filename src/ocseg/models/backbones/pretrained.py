@@ -6,6 +6,11 @@ deep-base ResNet files name the stem ``conv1/bn1/…`` (the original prefixes th
 ``resinit.``); ours lives under ``stem.``. Classification-only tensors (``fc``, HRNet's
 ``incre_modules``/``downsamp_modules``/``final_layer``/``classifier``) are ignored. A file that
 does not fit — a shape mismatch, or fewer than 90 % of the backbone's tensors found — is an error.
+
+A missing file that the original links directly (:func:`~ocseg.models.backbones.imagenet_files.direct_url`)
+is downloaded to the named path first, as the ``zoo:`` checkpoints are (:mod:`ocseg.io.download`:
+``OCSEG_ZOO_URL``, atomic, the offline message); a download that does not fit the backbone is
+deleted. ``download=False`` (``backbone.download=false``) stops with the URL instead.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import torch
 from torch import nn
 
 from ocseg.errors import OcsegError
-from ocseg.models.backbones.imagenet_files import download_hint
+from ocseg.models.backbones.imagenet_files import direct_url, download_hint
 
 __all__ = ["load_pretrained", "PretrainedReport"]
 
@@ -68,13 +73,8 @@ def _our_name(key: str, own: dict[str, torch.Tensor]) -> str:
     return stem if stem in own else key
 
 
-def load_pretrained(backbone: nn.Module, path: str | Path) -> PretrainedReport:
-    """Copy the matching tensors of ``path`` into ``backbone``; raise if the file does not fit."""
-    p = Path(path)
-    if not p.is_file():
-        raise OcsegError(f"backbone.pretrained='{p}' not found; {download_hint(p)} into "
-                         f"'{p.parent}' (paths.pretrained_dir), or set backbone.pretrained=null to "
-                         "train from scratch")
+def _fitting_weights(backbone: nn.Module, p: Path) -> tuple[dict[str, torch.Tensor], PretrainedReport]:
+    """The tensors of ``p`` that fit ``backbone`` and the report; raise if the file does not fit."""
     try:
         obj = torch.load(p, map_location="cpu", weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
@@ -100,9 +100,25 @@ def load_pretrained(backbone: nn.Module, path: str | Path) -> PretrainedReport:
         raise OcsegError(f"backbone.pretrained='{p}' does not fit this {kind}: only "
                          f"{len(expected) - len(missing)}/{len(expected)} of its tensors are in the file "
                          f"(first missing: {', '.join(missing[:3])}); pick the file made for this backbone")
-    backbone.load_state_dict(weights, strict=False)
     # classification-head tensors are expected leftovers; list the others first
     ignored.sort(key=lambda k: bool(_CLASSIFIER.match(k)))
-    report = PretrainedReport(str(p), len(expected) - len(missing), len(expected), missing, ignored)
+    return weights, PretrainedReport(str(p), len(expected) - len(missing), len(expected), missing, ignored)
+
+
+def load_pretrained(backbone: nn.Module, path: str | Path, download: bool = True) -> PretrainedReport:
+    """Copy the matching tensors of ``path`` into ``backbone``; raise if the file does not fit.
+    A missing file with a direct link is downloaded there first unless ``download`` is False."""
+    p = Path(path)
+    url = direct_url(p)
+    if not p.is_file() and download and url is not None:
+        from ocseg.io.download import download as fetch
+
+        fetch(url, p, what=f"backbone.pretrained='{p}'", check=lambda tmp: _fitting_weights(backbone, tmp))
+    if not p.is_file():
+        raise OcsegError(f"backbone.pretrained='{p}' not found; {download_hint(p)} into "
+                         f"'{p.parent}' (paths.pretrained_dir), or set backbone.pretrained=null to "
+                         "train from scratch")
+    weights, report = _fitting_weights(backbone, p)
+    backbone.load_state_dict(weights, strict=False)
     log.info("%s", report)
     return report

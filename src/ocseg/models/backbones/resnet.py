@@ -39,10 +39,13 @@ class DeepBaseResNet(nn.Module):
         out_indices: which of ``stem(0), layer1..layer4`` to return; the heads read the last one
             (and the one before it for the auxiliary branch).
         pretrained: ImageNet weights file (the original's deep-base ResNet files) or ``None``.
+        download: fetch a missing ``pretrained`` file the original links directly (the deep-base
+            files are on a release page only: those always stop with the page's address).
     """
 
     def __init__(self, depth: int = 101, output_stride: int = 8, multi_grid: Sequence[int] | None = None,
-                 out_indices: Sequence[int] = (3, 4), pretrained: str | None = None) -> None:
+                 out_indices: Sequence[int] = (3, 4), pretrained: str | None = None,
+                 download: bool = True) -> None:
         super().__init__()
         if depth not in RESNET_DEPTHS:
             raise OcsegError(f"backbone.depth={depth} is not supported; use one of {sorted(RESNET_DEPTHS)}")
@@ -82,7 +85,7 @@ class DeepBaseResNet(nn.Module):
         if pretrained:
             from ocseg.models.backbones.pretrained import load_pretrained
 
-            load_pretrained(self, pretrained)
+            load_pretrained(self, pretrained, download=download)
 
     def _make_layer(self, block: type[nn.Module], planes: int, blocks: int, stride: int,
                     dilations: Sequence[int]) -> nn.Sequential:

@@ -2,7 +2,10 @@
 
 Attention weights are computed with ``scaled_dot_product_attention`` (softmax accumulated in
 float32 even under bf16 autocast), on ``N×L×C`` token tensors made with ``flatten``/``reshape`` so
-``channels_last`` inputs work.
+``channels_last`` inputs work. The tokens get a head axis of one (``N×1×L×C``): the fused CPU and
+CUDA kernels and the dynamo ONNX exporter take only 4-D attention; 3-D inputs ran the unfused
+maths path, which holds the whole L×S weight matrix (the results agree to float rounding,
+``tests/test_models.py``).
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ def from_tokens(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     """``softmax(q·kᵀ / √d) · v`` for N×L×d queries, N×S×d keys and N×S×dv values."""
     dtype = value.dtype
-    query, key, value = (t.to(dtype) for t in (query, key, value))
-    return F.scaled_dot_product_attention(query, key, value, scale=query.shape[-1] ** -0.5)
+    query, key, value = (t.to(dtype).unsqueeze(1) for t in (query, key, value))
+    return F.scaled_dot_product_attention(query, key, value, scale=query.shape[-1] ** -0.5).squeeze(1)
 
 
 def projection(in_channels: int, out_channels: int, bias: bool, depth: int = 2) -> nn.Sequential:

@@ -1,23 +1,25 @@
-"""SegFix training targets computed on the fly from the augmented label, and the boundary /
+"""SegFix training targets computed on the fly from the full-resolution label, and the boundary /
 direction labels derived from them.
 
 :class:`SegFixTargets` is a dataset ``target_transform``: it runs the ground-truth generator
-(:func:`~ocseg.segfix.encoding.distance_direction.semantic_ground_truth`, the same code as the offline
-``.mat`` files) on the label *after* augmentation, so crops, flips and rescaling stay consistent
-and training needs no preprocessing. It returns what the original's loader read from the
-``.mat`` files: ``distance`` (= ``depth``) and ``angle`` (= ``2·dir_deg − 180``, degrees).
-Pixels in no class (ignore, or classes under 100 pixels) get distance 0 and angle 0, exactly as
-in the files; ignored pixels are masked by the label in the loss and metrics.
+(:func:`~ocseg.segfix.encoding.distance_direction.semantic_ground_truth`, the same code as the
+offline ``.mat`` files) on each sample's whole label *before* augmentation, and the dataset moves
+the maps through the crop and flip with the image
+(:class:`~ocseg.data.boundary_maps.BoundaryMaps`). That is the original's pipeline: ``.mat``
+files from the full 1024×2048 label (``lib/datasets/preprocess/cityscapes/dt_offset_generator.py``
+lines 59-95, the 100-pixel rule at line 70), cropped and flipped with the label by the loader
+(``lib/datasets/loader/offset_loader.py`` lines 82-93); boundaries outside the crop count, the
+100-pixel rule applies to the whole image, the mirrored angles follow the original's rule, and no
+preprocessing is needed. It returns what the original's loader read from the ``.mat`` files:
+``distance`` (= ``depth``) and ``angle`` (= ``2·dir_deg − 180``, degrees). Pixels in no class
+(ignore, or classes under 100 pixels) get distance 0 and angle 0, exactly as in the files;
+ignored pixels are masked by the label in the loss and metrics. ``full_label=False`` computes
+them on the augmented label instead (per crop: crop borders and padding act as boundaries of the
+distance transform, the 100-pixel rule applies per crop).
 
 :class:`SegFixInstanceTargets` is the instance variant (``task=segfix_instance``): the same
-generator as ``ocseg-segfix-gt kind=instance`` run on the augmented
-instance-id map (Cityscapes ``*_instanceIds.png``), which the dataset carries through the
-augmentation next to the label.
-
-Difference from the offline path: distances are measured on the augmented image (the original
-resized and cropped the full-resolution maps with nearest neighbour), so the 5-pixel boundary
-band is 5 pixels at training scale; crop borders and padding are handled like image borders
-and ignore regions.
+generator as ``ocseg-segfix-gt kind=instance`` run on the full instance-id map (Cityscapes
+``*_instanceIds.png``), moved through the augmentation the same way.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ocseg.data.boundary_maps import BoundaryMaps
 from ocseg.errors import OcsegError
 from ocseg.segfix.encoding.directions import NUM_DIRECTIONS, angle_to_bin
 from ocseg.segfix.encoding.distance_direction import (
@@ -44,32 +47,57 @@ __all__ = ["SegFixTargets", "SegFixInstanceTargets", "boundary_target", "directi
 MAX_DISTANCE = 5
 
 
-class SegFixTargets:
+class _Targets:
+    """What the dataset calls: ``maps`` on the full sample (``full_label``), ``tensors`` on the
+    augmented maps; ``__call__`` does both on a label it is given (``full_label=False``)."""
+
+    full_label: bool = True
+
+    def maps(self, label: np.ndarray, instance: np.ndarray | None = None) -> BoundaryMaps:
+        raise NotImplementedError
+
+    @staticmethod
+    def tensors(maps: BoundaryMaps) -> dict[str, torch.Tensor]:
+        """``{"distance", "angle"}``: H×W float32 tensors."""
+        return {"distance": torch.from_numpy(np.ascontiguousarray(maps.distance, np.float32)),
+                "angle": torch.from_numpy(np.ascontiguousarray(maps.angle, np.float32))}
+
+    def __call__(self, label: np.ndarray, instance: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+        return self.tensors(self.maps(label, instance))
+
+
+def _maps(gt: DTOffsets) -> BoundaryMaps:
+    return BoundaryMaps(gt.distance, gt.angle)
+
+
+class SegFixTargets(_Targets):
     """``label (H×W uint8 train ids) → {"distance", "angle"}`` float32 tensors (H×W).
 
     Args:
         num_classes: classes of the dataset (other values, e.g. 255, are no class).
         ignore_index: the dataset's ignore id (kept for the record; such pixels are no class).
-        min_pixels: classes with fewer pixels in the (augmented) label get no ground truth.
+        min_pixels: classes with fewer pixels in the label get no ground truth.
+        full_label: compute from the full label before augmentation (the original's ``.mat``
+            files); False: from each augmented crop.
     """
 
     def __init__(self, num_classes: int, ignore_index: int = 255,
-                 min_pixels: int = MIN_CLASS_PIXELS) -> None:
+                 min_pixels: int = MIN_CLASS_PIXELS, full_label: bool = True) -> None:
         self.num_classes = int(num_classes)
         self.ignore_index = int(ignore_index)
         self.min_pixels = int(min_pixels)
+        self.full_label = bool(full_label)
 
-    def __call__(self, label: np.ndarray, instance: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+    def maps(self, label: np.ndarray, instance: np.ndarray | None = None) -> BoundaryMaps:
         # an instance map the dataset happens to carry is not used by the semantic targets
-        return _as_targets(semantic_ground_truth(np.asarray(label), self.num_classes,
-                                                 self.min_pixels))
+        return _maps(semantic_ground_truth(np.asarray(label), self.num_classes, self.min_pixels))
 
     def __repr__(self) -> str:
         return (f"SegFixTargets(num_classes={self.num_classes}, ignore_index={self.ignore_index}, "
-                f"min_pixels={self.min_pixels})")
+                f"min_pixels={self.min_pixels}, full_label={self.full_label})")
 
 
-class SegFixInstanceTargets:
+class SegFixInstanceTargets(_Targets):
     """``(label, instance=H×W instance ids) → {"distance", "angle"}`` from the instance map.
 
     Args:
@@ -78,30 +106,29 @@ class SegFixInstanceTargets:
             ``0 .. num_classes − 1``.
         num_classes: used when ``label_ids`` is None.
         ignore_index: the dataset's ignore id (the label masks ignored pixels in the loss).
+        full_label: compute from the full instance map before augmentation (the original's
+            ``.mat`` files); False: from each augmented crop.
     """
 
     def __init__(self, label_ids: Sequence[int] | None = None, num_classes: int | None = None,
-                 ignore_index: int = 255) -> None:
+                 ignore_index: int = 255, full_label: bool = True) -> None:
         if label_ids is None and num_classes is None:
             raise ValueError("SegFixInstanceTargets needs label_ids or num_classes")
         self.label_ids = tuple(int(v) for v in (label_ids if label_ids is not None
                                                 else range(int(num_classes))))
         self.ignore_index = int(ignore_index)
+        self.full_label = bool(full_label)
 
-    def __call__(self, label: np.ndarray, instance: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+    def maps(self, label: np.ndarray, instance: np.ndarray | None = None) -> BoundaryMaps:
         if instance is None:
             raise OcsegError(
                 "task=segfix_instance needs each sample's instance-id map, but the dataset gives "
                 "none; use a Cityscapes-layout dataset (gtFine/*_instanceIds.png: dataset=cityscapes "
                 "or synthetic_city, whose factories read them when task.instances=true)")
-        return _as_targets(instance_ground_truth(np.asarray(instance), self.label_ids))
+        return _maps(instance_ground_truth(np.asarray(instance), self.label_ids))
 
     def __repr__(self) -> str:
-        return f"SegFixInstanceTargets(label_ids={list(self.label_ids)})"
-
-
-def _as_targets(gt: DTOffsets) -> dict[str, torch.Tensor]:
-    return {"distance": torch.from_numpy(gt.distance), "angle": torch.from_numpy(gt.angle)}
+        return f"SegFixInstanceTargets(label_ids={list(self.label_ids)}, full_label={self.full_label})"
 
 
 def boundary_target(distance: torch.Tensor, label: torch.Tensor, ignore_index: int = 255,
