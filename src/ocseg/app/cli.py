@@ -38,6 +38,9 @@ _FROM_CHECKPOINT = "ocseg.checkpoints.identity:checkpoint_overrides"
 _FROM_CHECKPOINT_OR_RECIPE = "ocseg.checkpoints.identity:recipe_overrides"
 
 
+_SPAWNED_ERROR = f"{OcsegError.__module__}.{OcsegError.__name__}: "
+
+
 def _chain(exc: BaseException | None):
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
@@ -64,6 +67,9 @@ def user_message(exc: BaseException) -> str | None:
     for item in chain:
         if isinstance(item, OcsegError):
             return _ocseg_text(item)
+    for item in chain:  # raised in a ddp_spawn worker: torch re-raises only its traceback text
+        if type(item).__name__ == "ProcessRaisedException" and _SPAWNED_ERROR in str(item):
+            return str(item).rsplit(_SPAWNED_ERROR, 1)[1].strip().splitlines()[0]
     for item in chain:
         if isinstance(item, OmegaConfBaseException):
             return (f"configuration error: {str(item).splitlines()[0]} "
@@ -150,6 +156,9 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr, flush=True)
+        from ocseg.app.failed_run import record_failure
+
+        record_failure(message)   # the run log says why; an empty run folder is removed
         if _in_multirun():
             raise
         sys.exit(EXIT_USER_ERROR)
