@@ -103,7 +103,8 @@ class Ctx:
 
     def train(self, *args: str, root: Path | None = None) -> list[str]:
         return ["dataset=folder", f"dataset.root={root or self.w.root}", "model=tiny_fcn",
-                "data.num_workers=0", "data.batch_size=2", "schedule.max_steps=1", "logger=none",
+                "data.num_workers=0", "data.batch_size=2", f"dataset.crop_size=[{H},{W}]",
+                "schedule.max_steps=1", "logger=none",
                 "trainer.enable_progress_bar=false", "~callbacks.progress_bar",
                 f"paths.output_dir={self.out}", *args]
 
@@ -318,6 +319,12 @@ CASES: dict[str, Case] = {
         "prepare", lambda c: ["dataset=cityscapes", f"out_dir={c.out}", f"hydra.run.dir={c.tmp / 'run'}",
                               f"raw_dir={_download_with(c, 'leftImg8bit_trainvaltest.zip', '../../evil.png')}"],
         ("leftImg8bit_trainvaltest.zip", "'../../evil.png'", "leads outside")),
+    "fewer training images than one batch": Case(
+        "train", lambda c: c.train("data.batch_size=null", "data.global_batch_size=8"),
+        ("2 images", "data.global_batch_size=8", "0 steps", "data.global_batch_size=2")),
+    "crop larger than every training image": Case(
+        "train", lambda c: c.train("dataset.crop_size=[512,512]"),
+        ("dataset.crop_size=[512, 512]", f"{H}×{W}", f"dataset.crop_size=[{H},{W}]")),
     "classes.yaml colour list of the wrong length": Case(
         "evaluate", lambda c: c.eval(root=_broken_tree(c, lambda r: (r / "classes.yaml").write_text(
             "names: [background, cat, dog]\ncolors: [[0, 0, 0], [255, 0, 0]]\n"

@@ -18,6 +18,7 @@ from ocseg.compat import (
     job_outcome,
     raised_by_hydra,
     require_tested,
+    spawned_error_message,
     worker_error_message,
 )
 from ocseg.errors import OcsegError
@@ -118,6 +119,19 @@ def test_worker_error_message_reads_the_message_of_a_dataloader_workers_error():
     assert "Traceback" in str(raised.value)
     assert worker_error_message(raised.value) == "image 'x.png' cannot be decoded; replace it"
     assert worker_error_message(OcsegError("plain message")) is None
+
+
+def test_spawned_error_message_reads_the_message_of_a_ddp_spawn_workers_error():
+    """torch.multiprocessing re-raises a spawned process's error as the child's traceback text."""
+    from torch.multiprocessing.spawn import ProcessRaisedException
+
+    text = ("\n\n-- Process 1 terminated with the following error:\nTraceback (most recent call last):\n"
+            '  File "x.py", line 1, in <module>\nocseg.errors.OcsegError: data.global_batch_size=3 does not '
+            "divide by 2 devices\n")
+    exc = ProcessRaisedException(text, 1, 1234)
+    assert spawned_error_message(exc, OcsegError) == "data.global_batch_size=3 does not divide by 2 devices"
+    assert spawned_error_message(ProcessRaisedException("ValueError: x", 0, 1), OcsegError) is None
+    assert spawned_error_message(OcsegError("plain"), OcsegError) is None
 
 
 def test_the_private_names_live_in_compat_only():

@@ -34,7 +34,8 @@ CASES = {
     "batch of 0": ("eval", ["data.batch_size=0"], "error: data.batch_size=0: an integer ≥ 1"),
     "0 steps": ("train", ["schedule.max_steps=0"], "error: schedule.max_steps=0: an integer ≥ 1"),
     "negative loader workers": ("train", ["data.num_workers=-1"],
-                                "error: data.num_workers=-1: an integer ≥ 0 (0: read in the main process)"),
+                                "error: data.num_workers=-1: an integer ≥ 0, or null (0: read in the main "
+                                "process; null: min(4, CPU cores / devices))"),
     "negative processes": ("refine", ["workers=-2"], "error: workers=-2: an integer ≥ 0, or null (null: all "
                            "cores; 0 or 1: in this process)"),
     "empty scale list": ("eval", ["test.scales=[]"], "error: test.scales=[]: a non-empty list, each a "

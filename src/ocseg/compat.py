@@ -20,7 +20,7 @@ from typing import Any, Iterator, Sequence
 from ocseg.errors import OcsegError
 
 __all__ = ["CompatError", "TESTED", "require_tested", "hydra_errors_raised", "raised_by_hydra", "compose_apart",
-           "job_outcome", "worker_error_message"]
+           "job_outcome", "worker_error_message", "spawned_error_message"]
 
 
 class CompatError(OcsegError):
@@ -139,3 +139,20 @@ def worker_error_message(exc: BaseException) -> str | None:
     last = [line for line in text.splitlines() if line.strip()][-1]
     prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
     return last[len(prefix):] if last.startswith(prefix) else last.split(f"{name}: ", 1)[-1]
+
+
+def spawned_error_message(exc: BaseException, error_type: type) -> str | None:
+    """The one-line message of an ``error_type`` raised in a process that torch.multiprocessing
+    started (``strategy=ddp_spawn``), else None.
+
+    torch re-raises a spawned process's exception in the parent as ``ProcessRaisedException``,
+    whose text is the child's traceback (``torch/multiprocessing/spawn.py``); its last
+    ``<module>.<Type>: <message>`` line holds the message."""
+    if type(exc).__name__ != "ProcessRaisedException":
+        return None
+    marker = f"{error_type.__module__}.{error_type.__name__}: "
+    text = str(exc)
+    if marker not in text:
+        return None
+    require_tested("torch", "spawned_error_message")
+    return text.rsplit(marker, 1)[1].strip().splitlines()[0]

@@ -5,13 +5,14 @@ its dataset, the input normalisation, the task and the dataset's test facts (sca
 windows). An original openseg ``.pth`` names none of that, so it needs ``model=`` and either
 ``dataset=`` (that dataset's facts; its files are not read) or ``num_classes=`` (labels
 ``0..N-1``, generated colours). :meth:`Segmenter.predict` returns what ``eval.py`` writes to
-``label/<name>.png`` for the same image and ``test=``.
+``label/<name>.png`` for the same image and ``test=``, in the dataset's label ids; the
+segmenter's ``classes`` maps each such value to its name, colour and train id.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from torch import nn
 
 from ocseg.errors import ArgumentError, ArgumentTypeError, OcsegError, require_choice, require_int
 
-__all__ = ["Segmenter", "load"]
+__all__ = ["SegClass", "Segmenter", "load"]
 
 _TESTS = ("ss", "ms", "sliding")
 _SEGFIX_TASKS = ("segfix", "segfix_instance")
@@ -32,6 +33,15 @@ def _hydra_args(**values: Any) -> list[str]:
     return [hydra_override(key, value) for key, value in values.items()]
 
 
+class SegClass(NamedTuple):
+    """One class as :meth:`Segmenter.predict` writes it: its ``name``, its RGB ``color`` (as
+    :meth:`Segmenter.colorize` paints it) and its ``train_id`` (the network's output channel)."""
+
+    name: str
+    color: tuple[int, int, int]
+    train_id: int
+
+
 class Segmenter:
     """A loaded network with what it needs to turn images into label maps.
 
@@ -39,6 +49,10 @@ class Segmenter:
         model: the ``nn.Module`` (eval mode; native-stride logits dict).
         class_names: the class names, per train id.
         palette: the RGB colours, per train id.
+        label_ids: per train id, the value :meth:`predict` returns for that class (the dataset's
+            label ids: Cityscapes labelIds 7…33; ``0..N-1`` for a dataset without ids).
+        classes: :class:`SegClass` by the value :meth:`predict` returns:
+            ``seg.classes[labels[y, x]].name`` is the class of pixel (y, x).
         task: ``"segmentation"``, ``"segfix"`` or ``"segfix_instance"``.
         config: the facts it was built from (``net``, ``normalize``, ``task``, ``dataset``).
     """
@@ -59,6 +73,11 @@ class Segmenter:
         self.class_names = [str(c) for c in names] if names else [f"class_{i}" for i in range(n)]
         self.palette = resolve_palette(dataset.get("palette"), n)
         self.label_map = instantiate(dataset.label_map) if dataset.get("label_map") else None
+        self.label_ids = (list(range(n)) if self.label_map is None
+                          else [int(i) for i in self.label_map.train_id_to_original])
+        self.classes = {label: SegClass(name, tuple(int(c) for c in color), train_id)
+                        for train_id, (label, name, color)
+                        in enumerate(zip(self.label_ids, self.class_names, self.palette))}
         self._predictors: dict[tuple[str, bool | None], Any] = {}
 
     # -- inputs ----------------------------------------------------------------------------------
@@ -118,7 +137,9 @@ class Segmenter:
 
     def predict(self, image: Any, test: str = "ss", flip: bool | None = None,
                 channels: str | None = None) -> np.ndarray:
-        """The H×W label map of ``image`` in the dataset's label ids (``eval.py``'s label PNG).
+        """The H×W label map of ``image`` in the dataset's label ids (``eval.py``'s label PNG):
+        ``seg.classes[value]`` gives a value's name and colour, ``seg.label_ids`` the value of
+        each class in ``seg.class_names`` order.
 
         ``image``: a file path (read as BGR, like ``eval.py``), an H×W×3 uint8 array in
         ``channels`` order (default ``"rgb"``; ``"bgr"`` for OpenCV arrays) or a 3×H×W uint8 tensor.

@@ -31,7 +31,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from ocseg.app.console import error_line, exit_with_error
-from ocseg.compat import hydra_errors_raised, raised_by_hydra, worker_error_message
+from ocseg.compat import hydra_errors_raised, raised_by_hydra, spawned_error_message, worker_error_message
 from ocseg.errors import OcsegError
 
 __all__ = ["run_task", "user_message", "composition_message", "hydra_app", "train", "evaluate", "predict_offsets",
@@ -61,6 +61,10 @@ def user_message(exc: BaseException) -> str | None:
     for item in chain:
         if isinstance(item, OcsegError):
             return _ocseg_text(item)
+    for item in chain:  # raised in a ddp_spawn worker: torch re-raises only its traceback text
+        spawned = spawned_error_message(item, OcsegError)
+        if spawned is not None:
+            return spawned
     for item in chain:
         # Lightning's own "this Trainer setting does not work here" (accelerator=gpu without one)
         if type(item).__name__ == "MisconfigurationException" and type(item).__module__.startswith("lightning"):
@@ -127,6 +131,9 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         message = user_message(exc)
         if message is None:
             raise
+        from ocseg.app.failed_run import record_failure
+
+        record_failure(message)   # the run log says why; an empty run folder is removed
         if _in_multirun():
             print(error_line(message), file=sys.stderr, flush=True)
             raise

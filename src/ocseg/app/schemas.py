@@ -94,7 +94,8 @@ SCHEMAS: dict[str, dict[str, Rule]] = {
         "data.global_batch_size": positive(),
         "data.batch_size": positive(nullable=True, note="null: global_batch_size / (devices × nodes)"),
         "data.val_batch_size": positive(),
-        "data.num_workers": count(note="0: read in the main process"),
+        "data.num_workers": count(nullable=True, note="0: read in the main process; null: min(4, CPU cores "
+                                  "/ devices)"),
         "data.pin_memory": flag(),
         "data.persistent_workers": flag(),
         "data.on_bad_file": choice("error", "skip"),
