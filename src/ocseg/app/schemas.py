@@ -31,7 +31,7 @@ from ocseg.app.rules import (
     text,
 )
 
-__all__ = ["SCHEMAS", "TRAINER", "LOADER", "CHECKPOINT", "TEST", "REPORT"]
+__all__ = ["SCHEMAS", "ALIASES", "TRAINER", "LOADER", "CHECKPOINT", "TEST", "REPORT"]
 
 # Lightning's precision values (lightning/fabric/plugins/precision/precision.py) but its
 # transformer-engine ones (a library ocseg does not install); 32, 16 and 64 as Hydra parses them
@@ -192,3 +192,9 @@ SCHEMAS: dict[str, dict[str, Rule]] = {
         "progress": _PROGRESS,
     },
 }
+
+# A mandatory key that a recipe leaves only to name another option's value (the stage recipes'
+# ``previous_stage: ???`` with ``init_from: ${previous_stage}``: a ``???`` cannot replace
+# train.yaml's ``init_from: null`` in a merge). It is given once that option is given itself, and
+# not asked for by a tool without that option (eval.py of a stage recipe).
+ALIASES: dict[str, str] = {"previous_stage": "init_from"}

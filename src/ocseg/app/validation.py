@@ -27,7 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from ocseg.app.console import exit_with_error
 from ocseg.app.rules import show
-from ocseg.app.schemas import SCHEMAS
+from ocseg.app.schemas import ALIASES, SCHEMAS
 from ocseg.errors import OcsegError
 
 __all__ = ["OptionError", "validate", "ValidateOptions"]
@@ -56,6 +56,21 @@ def _required(node: DictConfig, prefix: str = "") -> list[str]:
     return keys
 
 
+def _aliased(cfg: DictConfig, key: str, schema: dict) -> str | None:
+    """The option to ask for when the mandatory ``key`` is missing: ``key`` itself, or the option
+    it stands for (:data:`ALIASES`), or None when that option was given its own value or the
+    tool has no such option."""
+    option = ALIASES.get(key)
+    if option is None:
+        return key
+    if option not in schema:
+        return None
+    parent, _, leaf = option.rpartition(".")
+    raw = OmegaConf.to_container(OmegaConf.select(cfg, parent) if parent else cfg, resolve=False)
+    pointing = OmegaConf.is_interpolation(cfg, option) and key in str(raw.get(leaf))
+    return option if pointing else None
+
+
 def _value(cfg: DictConfig, key: str) -> Any:
     """The resolved value of ``key``, or ``_ABSENT`` when the config has no such key or it cannot
     be resolved yet (``${hydra:runtime.output_dir}`` before the run starts; a broken
@@ -76,7 +91,8 @@ def validate(tool: str | None, cfg: DictConfig) -> None:
     for key, rule in schema.items():
         if rule.kind == "group" and not isinstance(_value(cfg, key), DictConfig):
             raise OptionError(f"{key}=null: {rule.allowed(cfg)}")
-    missing = _required(cfg)
+    missing = [_aliased(cfg, key, schema) for key in _required(cfg)]
+    missing = [key for key in missing if key is not None]
     if missing:
         given = " ".join(f"{k}=<value>" for k in missing)
         raise OptionError(f"{', '.join(f'{k}=???' for k in missing)}: required; pass {given} "
