@@ -98,7 +98,7 @@ class Ctx:
 
     def eval(self, *args: str, root: Path | None = None, ckpt: Path | None = None) -> list[str]:
         return [f"ckpt_path={ckpt or self.w.ckpt}", f"dataset.root={root or self.w.root}",
-                f"output_dir={self.out}", f"hydra.run.dir={self.tmp / 'run'}", "num_workers=0",
+                f"output_dir={self.out}", f"hydra.run.dir={self.tmp / 'run'}", "data.num_workers=0",
                 "trainer.enable_progress_bar=false", *args]
 
     def train(self, *args: str, root: Path | None = None) -> list[str]:
@@ -110,7 +110,7 @@ class Ctx:
 
     def offsets(self, *args: str, ckpt: Path | None = None) -> list[str]:
         return [f"ckpt_path={ckpt or self.w.segfix_ckpt}", f"input_dir={self.w.root / 'images'}",
-                f"output_dir={self.out}", f"hydra.run.dir={self.tmp / 'run'}", "num_workers=0",
+                f"output_dir={self.out}", f"hydra.run.dir={self.tmp / 'run'}", "data.num_workers=0",
                 "progress=false", "backbone=hrnet_tiny", *args]
 
     def refine(self, *args: str, offsets: Path | None = None, output: Path | None = None) -> list[str]:
@@ -206,7 +206,7 @@ CASES: dict[str, Case] = {
     "missing data root": Case(
         "evaluate", lambda c: c.eval(root=c.tmp / "nowhere"), ("nowhere", "set dataset.root=")),
     "wrong split name": Case(
-        "evaluate", lambda c: c.eval("split=valid"), ("'valid'", "use split= one of")),
+        "evaluate", lambda c: c.eval("split=valid"), ("split=valid", "one of test, train, val")),
     "image without its label": Case(
         "evaluate", lambda c: c.eval(root=_broken_tree(c, lambda r: (r / "labels/val/img2.png").unlink())),
         ("img2", "has no label", "add it or remove the image")),
@@ -233,7 +233,7 @@ CASES: dict[str, Case] = {
     "unknown key without +": Case(
         "evaluate", lambda c: c.eval("save.colour=false"), ("save.colour", "+save.colour=")),
     "missing checkpoint": Case(
-        "evaluate", lambda c: c.eval(ckpt=c.tmp / "missing.ckpt"), ("missing.ckpt", "ckpt_path=<file>")),
+        "evaluate", lambda c: c.eval(ckpt=c.tmp / "missing.ckpt"), ("ckpt_path=", "missing.ckpt", "no such file")),
     "a file that is not a checkpoint": Case(
         "evaluate", lambda c: c.eval(ckpt=_file(c, "notes.ckpt", "hello\n")),
         ("notes.ckpt", "cannot be read", "not a PyTorch file", "complete PyTorch")),

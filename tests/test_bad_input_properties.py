@@ -197,13 +197,13 @@ def _torch_files(slot: str, kind: str) -> st.SearchStrategy[tuple]:
 def _eval(run: Run) -> None:
     run.tool = "evaluate"
     run.args = [f"ckpt_path={run.root / 'ckpt/tiny.ckpt'}", f"dataset.root={run.root / 'data'}",
-                f"output_dir={run.out}", "num_workers=0", "trainer.enable_progress_bar=false"]
+                f"output_dir={run.out}", "data.num_workers=0", "trainer.enable_progress_bar=false"]
 
 
 def _predict_offsets(run: Run) -> None:
     run.tool = "predict_offsets"
     run.args = [f"ckpt_path={run.root / 'ckpt/segfix.ckpt'}", f"input_dir={run.root / 'data/images/val'}",
-                f"output_dir={run.out}", "num_workers=0", "progress=false", "backbone=hrnet_tiny",
+                f"output_dir={run.out}", "data.num_workers=0", "progress=false", "backbone=hrnet_tiny",
                 "predictor.mode=whole"]
 
 

@@ -157,7 +157,7 @@ def test_eval_needs_no_model_or_dataset_for_an_ocseg_checkpoint(tiny, tmp_path, 
     _, _, path = tiny
     out = tmp_path / "out"
     common = [f"ckpt_path={path}", f"dataset.root={synthetic_root}", f"paths.log_dir={tmp_path}",
-              "num_workers=0", "trainer.enable_progress_bar=false", *GENERATOR]
+              "data.num_workers=0", "trainer.enable_progress_bar=false", *GENERATOR]
     proc = _run("eval.py", *common, f"output_dir={out}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(list((out / "label").glob("*.png"))) == 4

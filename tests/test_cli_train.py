@@ -33,8 +33,12 @@ def test_missing_checkpoint_is_one_clear_line(tmp_path, synthetic_root):
     proc = run_train(f"dataset.root={synthetic_root}", f"paths.log_dir={tmp_path}",
                      f"ckpt_path={tmp_path / 'missing.ckpt'}", "data.num_workers=0")
     assert proc.returncode == 2
-    assert "error: checkpoint" in proc.stderr and "missing.ckpt" in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert errors == [f"error: ckpt_path={tmp_path / 'missing.ckpt'}: no such file; pass an existing "
+                      "file, last, zoo:<name> or null (an ocseg .ckpt or an original openseg .pth; zoo:<name>: "
+                      "a released checkpoint; last: the newest valid checkpoint of this command's runs)"], proc.stderr
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "train").exists()  # refused before the run folder is created
 
 
 def test_unknown_option_names_the_option_and_lists_choices(tmp_path):

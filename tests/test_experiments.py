@@ -145,6 +145,21 @@ def test_a_stage_without_its_previous_stage_is_one_clear_error(tmp_path):
         train(cfg)
 
 
+def test_a_stage_given_its_previous_stage_passes_the_option_check(tmp_path):
+    """The command line the docs (and make reproduce-cityscapes) give, init_from=<file>, passes the
+    mandatory-key check; without it the one line asks for init_from=."""
+    from ocseg.app.validation import OptionError, validate
+
+    stage = "experiment=cityscapes_hrnet48_ocr_b_mapillary_coarse"
+    with pytest.raises(OptionError, match=r"^init_from=\?\?\?: required; pass init_from=<value>"):
+        validate("train", compose("train", [stage]))
+    ckpt = tmp_path / "last.ckpt"
+    ckpt.write_bytes(b"x")
+    validate("train", compose("train", [stage, f"init_from={ckpt}"]))
+    validate("train", compose("train", [stage, f"previous_stage={ckpt}"]))
+    validate("eval", compose("eval", [stage, f"ckpt_path={ckpt}", f"output_dir={tmp_path}"]))  # no init_from
+
+
 def _warnings(caplog, cfg) -> list[str]:
     from ocseg.tasks.train import _recipe_notice, _scratch_warning
 
@@ -262,7 +277,7 @@ def test_eval_applies_the_lip_protocol_to_a_recipe_checkpoint(prepared, tmp_path
     ckpt = tmp_path / "train" / "checkpoints" / "last.ckpt"
     cfg = compose("eval", [f"experiment={name}", f"dataset.root={prepared.out['lip']}",
                            recipe_tiny(recipe(name))[-1], f"ckpt_path={ckpt}",
-                           f"output_dir={tmp_path / 'eval'}", "num_workers=0",
+                           f"output_dir={tmp_path / 'eval'}", "data.num_workers=0",
                            "trainer.enable_progress_bar=false"])
     metrics = evaluate(cfg)
     assert 0 <= metrics["mIoU"] <= 100

@@ -229,10 +229,10 @@ TOOL_CASES = {
     "train ckpt_path=": ("train", "checkpoint", lambda r, t, f: _train(r, t, f"ckpt_path={f}")),
     "eval ckpt_path=": ("evaluate", "checkpoint", lambda r, t, f: [
         f"ckpt_path={f}", "model=tiny_fcn", "dataset=folder", f"dataset.root={r}",
-        f"output_dir={t / 'out'}", f"hydra.run.dir={t / 'run'}", "num_workers=0"]),
+        f"output_dir={t / 'out'}", f"hydra.run.dir={t / 'run'}", "data.num_workers=0"]),
     "predict_offsets ckpt_path=": ("predict_offsets", "checkpoint", lambda r, t, f: [
         f"ckpt_path={f}", "model=segfix_hrnet2x20", "backbone=hrnet_tiny", f"input_dir={r / 'images' / 'val'}",
-        f"output_dir={t / 'out'}", f"hydra.run.dir={t / 'run'}", "num_workers=0", "progress=false"]),
+        f"output_dir={t / 'out'}", f"hydra.run.dir={t / 'run'}", "data.num_workers=0", "progress=false"]),
     "refine offsets= (.npz)": ("refine", "npz", lambda r, t, f: [
         f"input={r / 'labels' / 'val'}", f"offsets={f.parent}", f"output={t / 'out'}",
         f"hydra.run.dir={t / 'run'}", "workers=1"]),

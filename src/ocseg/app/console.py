@@ -1,7 +1,8 @@
 """The console of the command-line tools: its format (:class:`ConsoleFormatter`, set in
 ``conf/hydra/default.yaml``), Lightning's messages routed through it once
 (:func:`lightning_to_run_log`), and the root logger put back after an in-process Hydra app
-(:func:`restored_root_logging`). Status lines themselves come from
+(:func:`restored_root_logging`), and a tool's end on a user error (:func:`exit_with_error`:
+``error: <message>`` on stderr, exit code 2). Status lines themselves come from
 :func:`ocseg.io.status.status_logger`.
 """
 
@@ -13,7 +14,23 @@ import warnings
 from contextlib import contextmanager
 from typing import Iterator
 
-__all__ = ["ConsoleFormatter", "lightning_to_run_log", "restored_root_logging"]
+__all__ = ["EXIT_USER_ERROR", "error_line", "exit_with_error", "ConsoleFormatter", "lightning_to_run_log",
+           "restored_root_logging"]
+
+#: the exit code of a tool stopped by a problem the user can fix
+EXIT_USER_ERROR = 2
+
+
+def error_line(message: str) -> str:
+    """``error: <message>`` on one line: a line break in it (from a value or a file name the user
+    gave) is written as ``\\n``."""
+    return "error: " + message.strip().replace("\r", "\\r").replace("\n", "\\n")
+
+
+def exit_with_error(message: str) -> None:
+    """Print :func:`error_line` on stderr and exit with :data:`EXIT_USER_ERROR`."""
+    print(error_line(message), file=sys.stderr, flush=True)
+    sys.exit(EXIT_USER_ERROR)
 
 
 class _NothingToActOn(logging.Filter):

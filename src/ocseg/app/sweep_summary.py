@@ -29,6 +29,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from ocseg.compat import job_outcome
 from ocseg.io.atomic import write_json, write_text
 
 __all__ = ["SweepSummary", "collect_jobs", "mixed_losses", "summary_rows", "LOSS_DIFFERS"]
@@ -189,8 +190,7 @@ class SweepSummary(Callback):
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:
             return
-        status = getattr(job_return.status, "name", str(job_return.status))
-        value = job_return._return_value      # .return_value re-raises a failed job's error
+        status, value = job_outcome(job_return)   # a failed job's exception, not re-raised
         record = {"status": status, "return_value": None, "error": None}
         if status == "COMPLETED":
             record["return_value"] = value if isinstance(value, (int, float)) or value is None else str(value)

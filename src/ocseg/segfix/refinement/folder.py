@@ -114,7 +114,8 @@ def _listed_masks(job: _Job) -> list[str]:
 def _check(job: _Job) -> None:
     """Raise :class:`OcsegError` now for what would stop the job half-way, or write where it
     must not: an instance list naming masks outside its folder or missing, an input that does
-    not decode, offsets that cannot be read, or of another size than the input."""
+    not decode, offsets that cannot be read, or of another size than the input; a ground truth
+    to score against of another size than the input."""
     masks = []
     if job.mode == "instance":
         masks = [job.source.parent / name for name in _listed_masks(job)]
@@ -126,6 +127,13 @@ def _check(job: _Job) -> None:
     sized = [(job.source, "label")] if job.mode == "semantic" else [(m, "instance mask") for m in masks]
     # every input decodes: a PNG's chunks and checksums, without inflating it (~1 ms)
     sizes = [(source, what, image_size(source, what)) for source, what in sized]
+    if job.evaluation is not None and job.gt is not None and sizes:
+        width, height = sizes[0][2]
+        gt_width, gt_height = image_size(job.gt, "label", verify=False)
+        if (gt_height, gt_width) != (height, width):
+            raise OcsegError(f"ground truth '{job.gt}' is {gt_width}×{gt_height} but prediction "
+                             f"'{job.source}' is {width}×{height}; score predictions of the split's "
+                             "own images (check split=, dataset= and dataset.root=)")
     if job.offsets is None:
         return
     size = offsets_size_of(job.offsets)
@@ -255,6 +263,11 @@ def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | 
                  refs[path], scale, gt.get(match_key(path.stem)),
                  evaluation if mode == "semantic" else None, mode=mode)
             for path in files]
+    if evaluation is not None and mode == "semantic" and jobs and all(j.gt is None for j in jobs):
+        # before the first output: scores of no image are no scores
+        raise OcsegError(f"no input under '{source_dir}' matches a ground-truth label of the split to "
+                         "score against; the prediction file names must contain the image names "
+                         "(check split= and dataset=, or leave split= out)")
     if mode == "semantic" and not overwrite:
         jobs = [replace(j, keep=j.target.is_file()) for j in jobs]
         if evaluation is None:

@@ -1,0 +1,158 @@
+"""Every use of a third-party name or behaviour that is not public API, in one place.
+
+A library upgrade that changes one of these breaks this file, loudly, instead of a user's run
+somewhere else: each shim first checks that the library's installed version is one it was
+tested with (:func:`require_tested`; outside that range it stops with one :class:`CompatError`
+line naming the library, the version found and the pin). ``tests/test_compat.py`` tests each shim
+against the installed library. One section per library; where a public route exists it is used
+and the shim only documents the behaviour it relies on.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import re
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from ocseg.errors import OcsegError
+
+__all__ = ["CompatError", "TESTED", "require_tested", "hydra_errors_raised", "raised_by_hydra", "compose_apart",
+           "job_outcome", "worker_error_message", "spawned_error_message"]
+
+
+class CompatError(OcsegError):
+    """An installed library outside the versions a shim of this module was tested with."""
+
+
+#: library → (lowest version accepted, first version not accepted, the pin in pyproject.toml):
+#: the release series of the pin, which the shims were tested with
+TESTED: dict[str, tuple[tuple[int, ...], tuple[int, ...], str]] = {
+    "hydra-core": ((1, 3), (1, 4), "1.3.8"),
+    "torch": ((2, 13), (2, 14), "2.13.0"),
+}
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """``"2.13.0+cpu"`` → ``(2, 13, 0)``; ``"1.4.0.dev1"`` → ``(1, 4, 0)``."""
+    match = re.match(r"\d+(\.\d+)*", version)
+    return tuple(int(p) for p in match.group(0).split(".")) if match else ()
+
+
+@functools.cache
+def _installed(dist: str) -> str:
+    return importlib.metadata.version(dist)
+
+
+def require_tested(dist: str, shim: str, version: str | None = None) -> None:
+    """Raise :class:`CompatError` unless ``dist`` (installed, or ``version``) is in :data:`TESTED`."""
+    low, high, pin = TESTED[dist]
+    found = version or _installed(dist)
+    if not low <= _release(found) < high:
+        tested = f"{'.'.join(map(str, low))} to below {'.'.join(map(str, high))}"
+        raise CompatError(f"{shim} (ocseg.compat) was tested with {dist} {tested}, but {found} is "
+                          f"installed; install {dist}=={pin} (pyproject.toml pins it) or update "
+                          "ocseg/compat.py for this version")
+
+
+# ---- Hydra ---------------------------------------------------------------------------------
+@contextmanager
+def hydra_errors_raised() -> Iterator[None]:
+    """While inside, an exception in ``hydra.main`` (a composition error, a failing callback)
+    reaches the caller instead of Hydra's multi-line report and exit code 1.
+
+    Public route: Hydra's documented ``HYDRA_FULL_ERROR=1`` makes its reporter re-raise (its
+    ``run_and_report`` reads the variable at the time of the error). The previous value is put
+    back on exit. Child processes started meanwhile inherit it; they are ocseg tools too."""
+    require_tested("hydra-core", "hydra_errors_raised")
+    before = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = before
+
+
+def raised_by_hydra(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by Hydra's own code (composing the command line: ``data=null``
+    is a ValueError of its defaults list), not by code Hydra called (a task, a target it
+    instantiated): the innermost frame of its traceback is in Hydra's private ``hydra._internal``
+    package."""
+    require_tested("hydra-core", "raised_by_hydra")
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and str(tb.tb_frame.f_globals.get("__name__", "")).startswith("hydra._internal")
+
+
+def compose_apart(config_dir: str, config_name: str, overrides: Sequence[str] = ()) -> Any:
+    """Compose ``config_name`` from ``config_dir`` with Hydra's compose API, also inside a running
+    Hydra app (a tool composing the network of a checkpoint, a user's own app calling
+    ``ocseg.build_model``): the app's global Hydra is set aside and put back afterwards.
+
+    Uses ``GlobalHydra``'s public methods (``hydra``, ``clear``, ``initialize``) instead of
+    ``hydra.initialize``'s undocumented ``get_gh_backup``/``restore_gh_from_backup``."""
+    require_tested("hydra-core", "compose_apart")
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    running = GlobalHydra.instance().hydra
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
+            return compose(config_name=config_name, overrides=list(overrides))
+    finally:
+        GlobalHydra.instance().clear()
+        if running is not None:
+            GlobalHydra.instance().initialize(running)
+
+
+def job_outcome(job_return: Any) -> tuple[str, Any]:
+    """``(status name, value)`` of a Hydra ``JobReturn``: what a completed job's task returned, or
+    the exception a failed job raised. The public ``return_value`` re-raises a failed job's
+    exception and writes "Error executing job" to stderr first, so the stored value is read from
+    the private ``_return_value`` (hydra/core/utils.py, ``JobReturn``)."""
+    require_tested("hydra-core", "job_outcome")
+    status = getattr(job_return.status, "name", str(job_return.status))
+    return status, job_return._return_value
+
+
+# ---- torch ---------------------------------------------------------------------------------
+def worker_error_message(exc: BaseException) -> str | None:
+    """The original one-line message of an exception re-raised from a DataLoader worker, else None.
+
+    torch re-raises a worker's exception in the main process as the same type built from one
+    text, ``"Caught <Type> in DataLoader worker process <n>.\\nOriginal Traceback ..."`` whose
+    last line is ``<module>.<Type>: <message>`` (``torch._utils.ExceptionWrapper.reraise``); the
+    original object does not cross the process boundary, so the message is read back from that
+    text, recognised by its first line."""
+    text = str(exc)
+    name = type(exc).__name__
+    if not text.startswith(f"Caught {name} ") or "\nOriginal Traceback" not in text:
+        return None
+    require_tested("torch", "worker_error_message")
+    last = [line for line in text.splitlines() if line.strip()][-1]
+    prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
+    return last[len(prefix):] if last.startswith(prefix) else last.split(f"{name}: ", 1)[-1]
+
+
+def spawned_error_message(exc: BaseException, error_type: type) -> str | None:
+    """The one-line message of an ``error_type`` raised in a process that torch.multiprocessing
+    started (``strategy=ddp_spawn``), else None.
+
+    torch re-raises a spawned process's exception in the parent as ``ProcessRaisedException``,
+    whose text is the child's traceback (``torch/multiprocessing/spawn.py``); its last
+    ``<module>.<Type>: <message>`` line holds the message."""
+    if type(exc).__name__ != "ProcessRaisedException":
+        return None
+    marker = f"{error_type.__module__}.{error_type.__name__}: "
+    text = str(exc)
+    if marker not in text:
+        return None
+    require_tested("torch", "spawned_error_message")
+    return text.rsplit(marker, 1)[1].strip().splitlines()[0]
