@@ -1,5 +1,6 @@
-"""Tool start-up: wall time of each tool's ``--help`` as a fresh process, against
-``python -c "import torch"`` (the floor every tool pays).
+"""Tool start-up: wall time of each tool's ``--help`` as a fresh process, and of the error for a
+checkpoint that does not exist (refused before torch is imported), against
+``python -c "import torch"`` (the floor a tool that loads a network pays).
 
     python bench/startup.py [--repeats 5] [--quick] [--json out.json]
 
@@ -19,21 +20,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import medians, ratio, round_robin  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+_CLI = "import sys; from ocseg.app import cli; sys.argv[0] = 'ocseg-{0}'; cli.{1}()"
+# command → (arguments of python, the exit code it must end with)
 COMMANDS = {
-    "import torch": ["-c", "import torch"],
-    "train.py --help": ["train.py", "--help"],
-    "eval.py --help": ["eval.py", "--help"],
-    "refine.py --help": ["refine.py", "--help"],
-    "predict_offsets.py --help": ["predict_offsets.py", "--help"],
-    "ocseg.data.prepare --help": ["-m", "ocseg.data.prepare", "--help"],
-    "ocseg.segfix.ground_truth --help": ["-m", "ocseg.segfix.ground_truth", "--help"],
+    "import torch": (["-c", "import torch"], 0),
+    "train.py --help": (["train.py", "--help"], 0),
+    "eval.py --help": (["eval.py", "--help"], 0),
+    "refine.py --help": (["refine.py", "--help"], 0),
+    "predict_offsets.py --help": (["predict_offsets.py", "--help"], 0),
+    "ocseg-prepare --help": (["-c", _CLI.format("prepare", "prepare"), "--help"], 0),
+    "ocseg-segfix-gt --help": (["-c", _CLI.format("segfix-gt", "segfix_ground_truth"), "--help"], 0),
+    "eval.py ckpt_path=<missing>": (["eval.py", "ckpt_path=no_such_file.ckpt"], 2),
 }
 
 
-def run(args: list[str]) -> None:
+def run(args: list[str], code: int) -> None:
     done = subprocess.run([sys.executable, *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
+    if done.returncode != code:
         raise SystemExit(f"error: {' '.join(args)} exited {done.returncode}: {done.stderr.strip()[-300:]}")
 
 
@@ -44,7 +48,8 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     repeats = args.repeats or (3 if args.quick else 5)
-    times = round_robin({name: (lambda a=a: run(a)) for name, a in COMMANDS.items()}, repeats, warmup=1)
+    times = round_robin({name: (lambda a=a, c=c: run(a, c)) for name, (a, c) in COMMANDS.items()},
+                        repeats, warmup=1)
     med = medians(times)
     rows = [{"command": name, "seconds": med[name], "vs_import_torch": ratio(med[name], med["import torch"])}
             for name in COMMANDS]

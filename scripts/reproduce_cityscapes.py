@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ocseg.errors import OcsegError
 from ocseg.reproduce import cityscapes, stages, tiny
-from ocseg.reproduce.preflight import check_inputs
+from ocseg.reproduce.preflight import FIX, check_inputs, missing_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_RUNS = {"leaderboard": "logs/reproduce/cityscapes", "val": "logs/reproduce/cityscapes_val"}
@@ -85,7 +85,14 @@ def main(argv: list[str] | None = None, execute=None) -> list[stages.Step]:
         plan = cityscapes.val_stages(settings)
         title = "Cityscapes val, HRNet-W48 + OCR (MODEL_ZOO.md: 81.09, 81.73 w/ SegFix)"
     if args.dry_run:
-        return stages.run_pipeline(title, plan, None)
+        missing: dict[str, list[str]] = {}
+        for item in missing_inputs(stages.plan(plan), settings.runs):
+            missing.setdefault(item.stage, []).append(str(item))
+        steps = stages.run_pipeline(title, plan, None, missing=missing)
+        if missing:
+            count = len({m for items in missing.values() for m in items})
+            print(f"\n# {count} input(s) missing, listed under their stages above: {FIX}")
+        return steps
     if args.tiny:
         tiny.build_tiny_data(settings.data)
     check_inputs(stages.plan(plan), settings.runs)

@@ -98,18 +98,19 @@ class Ctx:
 
     def eval(self, *args: str, root: Path | None = None, ckpt: Path | None = None) -> list[str]:
         return [f"ckpt_path={ckpt or self.w.ckpt}", f"dataset.root={root or self.w.root}",
-                f"output_dir={self.out}", f"hydra.run.dir={self.tmp / 'run'}", "num_workers=0",
+                f"output_dir={self.out}", f"hydra.run.dir={self.tmp / 'run'}", "data.num_workers=0",
                 "trainer.enable_progress_bar=false", *args]
 
     def train(self, *args: str, root: Path | None = None) -> list[str]:
         return ["dataset=folder", f"dataset.root={root or self.w.root}", "model=tiny_fcn",
-                "data.num_workers=0", "data.batch_size=2", "schedule.max_steps=1", "logger=none",
+                "data.num_workers=0", "data.batch_size=2", f"dataset.crop_size=[{H},{W}]",
+                "schedule.max_steps=1", "logger=none",
                 "trainer.enable_progress_bar=false", "~callbacks.progress_bar",
                 f"paths.output_dir={self.out}", *args]
 
     def offsets(self, *args: str, ckpt: Path | None = None) -> list[str]:
         return [f"ckpt_path={ckpt or self.w.segfix_ckpt}", f"input_dir={self.w.root / 'images'}",
-                f"output_dir={self.out}", f"hydra.run.dir={self.tmp / 'run'}", "num_workers=0",
+                f"output_dir={self.out}", f"hydra.run.dir={self.tmp / 'run'}", "data.num_workers=0",
                 "progress=false", "backbone=hrnet_tiny", *args]
 
     def refine(self, *args: str, offsets: Path | None = None, output: Path | None = None) -> list[str]:
@@ -158,6 +159,44 @@ class Case:
     watch: Callable[[Ctx], Path] = lambda c: c.out
 
 
+def _hostile_torch_file(c: Ctx, name: str, kind: str) -> Path:
+    from helpers.hostile import torch_file
+
+    return torch_file(c.tmp / "downloads" / name, c.tmp / "marker", kind)
+
+
+def _submission(c: Ctx, line: str) -> Path:
+    """An instance submission whose second mask path is ``line``, in ``<tmp>/sub``."""
+    sub = c.tmp / "sub"
+    write_png(sub / "m" / "img0_0.png", np.ones((H, W), np.uint8))
+    write_png(c.tmp / "x" / "m.png", np.ones((H, W), np.uint8))
+    (sub / "img0_pred.txt").write_text(f"m/img0_0.png 26 0.9\n{line} 26 0.5\n")
+    return sub
+
+
+def _offsets_archive(c: Ctx, damage: Callable[[Path], None]) -> Path:
+    """The world's offsets stored (uncompressed) in ``offset_semantic.zip``, then damaged."""
+    import zipfile
+
+    archive = c.tmp / "offset_semantic.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        for name in VAL:
+            zf.write(c.w.offsets / f"{name}.mat", f"val/semantic/offset_hrnext/{name}.mat")
+    damage(archive)
+    return archive
+
+
+def _download_with(c: Ctx, archive: str, member: str) -> Path:
+    import zipfile
+
+    raw = c.tmp / "downloads"
+    raw.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(raw / archive, "w") as zf:
+        zf.writestr("leftImg8bit/train/aachen/a_leftImg8bit.png", b"")
+        zf.writestr(member, b"evil")
+    return raw
+
+
 def _empty(c: Ctx, name: str) -> Path:
     (c.tmp / name).mkdir(parents=True)
     return c.tmp / name
@@ -167,7 +206,7 @@ CASES: dict[str, Case] = {
     "missing data root": Case(
         "evaluate", lambda c: c.eval(root=c.tmp / "nowhere"), ("nowhere", "set dataset.root=")),
     "wrong split name": Case(
-        "evaluate", lambda c: c.eval("split=valid"), ("'valid'", "use split= one of")),
+        "evaluate", lambda c: c.eval("split=valid"), ("split=valid", "one of test, train, val")),
     "image without its label": Case(
         "evaluate", lambda c: c.eval(root=_broken_tree(c, lambda r: (r / "labels/val/img2.png").unlink())),
         ("img2", "has no label", "add it or remove the image")),
@@ -194,7 +233,7 @@ CASES: dict[str, Case] = {
     "unknown key without +": Case(
         "evaluate", lambda c: c.eval("save.colour=false"), ("save.colour", "+save.colour=")),
     "missing checkpoint": Case(
-        "evaluate", lambda c: c.eval(ckpt=c.tmp / "missing.ckpt"), ("missing.ckpt", "ckpt_path=<file>")),
+        "evaluate", lambda c: c.eval(ckpt=c.tmp / "missing.ckpt"), ("ckpt_path=", "missing.ckpt", "no such file")),
     "a file that is not a checkpoint": Case(
         "evaluate", lambda c: c.eval(ckpt=_file(c, "notes.ckpt", "hello\n")),
         ("notes.ckpt", "cannot be read", "not a PyTorch file", "complete PyTorch")),
@@ -250,6 +289,42 @@ CASES: dict[str, Case] = {
         "train", lambda c: c.train("trainer=ddp_cpu", "trainer.devices=2", "data.batch_size=null",
                                    "data.global_batch_size=3"),
         ("data.global_batch_size=3", "2")),
+    # -- round 3 (issue 17): files that would run code, names that leave their folder, damaged files
+    "ImageNet file that would run code (train)": Case(
+        "train", lambda c: c.train(f"backbone.pretrained={_hostile_torch_file(c, 'w18.pth', 'state_dict')}"),
+        ("backbone.pretrained=", "w18.pth", "exec", "trust_checkpoint=true")),
+    "checkpoint that would run code (eval)": Case(
+        "evaluate", lambda c: c.eval(ckpt=_hostile_torch_file(c, "evil.ckpt", "checkpoint")),
+        ("evil.ckpt", "exec", "could run code", "trust_checkpoint=true")),
+    "instance list naming a mask outside its folder (refine)": Case(
+        "refine", lambda c: [f"input={_submission(c, '../x/m.png')}", "mode=instance", *c.refine()[1:]],
+        ("img0_pred.txt", "'../x/m.png'", "leads outside")),
+    "offsets archive with a bad CRC (refine)": Case(
+        "refine", lambda c: c.refine(offsets=_offsets_archive(c, lambda a: _break_crc(
+            a, "val/semantic/offset_hrnext/img2.mat"))),
+        ("offset_semantic.zip:val/semantic/offset_hrnext/img2.mat", "CRC", "download or write it again")),
+    "MATLAB v7.3 (HDF5) offsets (refine)": Case(
+        "refine", lambda c: c.refine(offsets=_copy_offsets(c, lambda f: _hdf5_mat(f / "img2.mat"))),
+        ("img2.mat", "MATLAB v7.3 (HDF5)", "-v7")),
+    "0-byte image in a training folder (train)": Case(
+        "train", lambda c: c.train(root=_broken_tree(c, lambda r: (r / "images/train/tr1.png").write_bytes(b""))),
+        ("images/train/tr1.png", "cannot be decoded", "data.on_bad_file=skip")),
+    "dataset.root is a file (train, default dataset)": Case(
+        "train", lambda c: [a for a in c.train(root=_file(c, "notes.txt")) if a != "dataset=folder"],
+        ("dataset.root=", "notes.txt", "is a file, not a folder")),
+    "colour label PNG (eval)": Case(
+        "evaluate", lambda c: c.eval(root=_rewrite_label(c, "img2", np.zeros((H, W, 3), np.uint8))),
+        ("labels/val/img2.png", "colour image (RGB PNG)", "_labelIds.png")),
+    "archive member outside raw_dir (prepare)": Case(
+        "prepare", lambda c: ["dataset=cityscapes", f"out_dir={c.out}", f"hydra.run.dir={c.tmp / 'run'}",
+                              f"raw_dir={_download_with(c, 'leftImg8bit_trainvaltest.zip', '../../evil.png')}"],
+        ("leftImg8bit_trainvaltest.zip", "'../../evil.png'", "leads outside")),
+    "fewer training images than one batch": Case(
+        "train", lambda c: c.train("data.batch_size=null", "data.global_batch_size=8"),
+        ("2 images", "data.global_batch_size=8", "0 steps", "data.global_batch_size=2")),
+    "crop larger than every training image": Case(
+        "train", lambda c: c.train("dataset.crop_size=[512,512]"),
+        ("dataset.crop_size=[512, 512]", f"{H}×{W}", f"dataset.crop_size=[{H},{W}]")),
     "classes.yaml colour list of the wrong length": Case(
         "evaluate", lambda c: c.eval(root=_broken_tree(c, lambda r: (r / "classes.yaml").write_text(
             "names: [background, cat, dog]\ncolors: [[0, 0, 0], [255, 0, 0]]\n"
@@ -263,6 +338,18 @@ CASES: dict[str, Case] = {
                              f"hydra.run.dir={c.tmp / 'run'}"],
         ("model.txt", "must end in .onnx")),
 }
+
+
+def _break_crc(archive: Path, member: str) -> None:
+    from helpers.hostile import break_crc
+
+    break_crc(archive, member)
+
+
+def _hdf5_mat(path: Path) -> None:
+    from helpers.hostile import hdf5_mat
+
+    hdf5_mat(path)
 
 
 def _write_offsets(path: Path, dense: np.ndarray) -> None:
@@ -315,6 +402,7 @@ def test_bad_input(name, world, cli_server, tmp_path):
     for fragment in case.expect:
         assert fragment in errors[0], (fragment, errors[0])
     assert _snapshot(watched) == before
+    assert not (ctx.tmp / "marker").exists()  # a pickle payload (helpers.hostile) never ran
 
 
 def test_training_reads_refuse_a_truncated_jpeg(tmp_path):

@@ -123,7 +123,7 @@ def test_original_files_with_numpy_values_load_without_trust(tmp_path):
 def test_a_file_that_needs_unpickling_is_refused_unless_trusted(tmp_path):
     path = tmp_path / "payload.pth"
     torch.save({"state_dict": {}, "config_dict": {"hook": Payload(3)}}, path)
-    with pytest.raises(OcsegError, match=r"holds .*Payload.*trust_checkpoint=true") as error:
+    with pytest.raises(OcsegError, match=r"would import .*Payload.*trust_checkpoint=true") as error:
         read_checkpoint(path)
     assert "\n" not in str(error.value)
     assert read_checkpoint(path, trust=True)["config_dict"]["hook"].value == 3
@@ -157,7 +157,7 @@ def test_eval_needs_no_model_or_dataset_for_an_ocseg_checkpoint(tiny, tmp_path, 
     _, _, path = tiny
     out = tmp_path / "out"
     common = [f"ckpt_path={path}", f"dataset.root={synthetic_root}", f"paths.log_dir={tmp_path}",
-              "num_workers=0", "trainer.enable_progress_bar=false", *GENERATOR]
+              "data.num_workers=0", "trainer.enable_progress_bar=false", *GENERATOR]
     proc = _run("eval.py", *common, f"output_dir={out}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(list((out / "label").glob("*.png"))) == 4
@@ -192,7 +192,7 @@ def test_eval_and_ocseg_load_read_the_checkpoint_once(tiny, tmp_path, synthetic_
     reads = _count_reads(monkeypatch)
     args, extra = complete_from_checkpoint([
         f"ckpt_path={path}", f"dataset.root={synthetic_root}", f"output_dir={tmp_path / 'out'}",
-        f"paths.output_dir={tmp_path}", "num_workers=0", "trainer.enable_progress_bar=false", *GENERATOR])
+        f"paths.output_dir={tmp_path}", "data.num_workers=0", "trainer.enable_progress_bar=false", *GENERATOR])
     assert reads == [str(path)] and extra["checkpoint"].content_for(path) is not None
     assert extra["checkpoint"].content_for(tmp_path / "other.ckpt") is None
     metrics = evaluate(compose("eval", args), **extra)

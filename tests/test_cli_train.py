@@ -33,8 +33,12 @@ def test_missing_checkpoint_is_one_clear_line(tmp_path, synthetic_root):
     proc = run_train(f"dataset.root={synthetic_root}", f"paths.log_dir={tmp_path}",
                      f"ckpt_path={tmp_path / 'missing.ckpt'}", "data.num_workers=0")
     assert proc.returncode == 2
-    assert "error: checkpoint" in proc.stderr and "missing.ckpt" in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert errors == [f"error: ckpt_path={tmp_path / 'missing.ckpt'}: no such file; pass an existing "
+                      "file, last, zoo:<name> or null (an ocseg .ckpt or an original openseg .pth; zoo:<name>: "
+                      "a released checkpoint; last: the newest valid checkpoint of this command's runs)"], proc.stderr
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "train").exists()  # refused before the run folder is created
 
 
 def test_unknown_option_names_the_option_and_lists_choices(tmp_path):
@@ -64,10 +68,10 @@ def test_multirun_runs_one_job_per_value(tmp_path, synthetic_root):
         lrs.append([v for v in ("0.01", "0.02") if f"schedule.lr={v}" in overrides])
     assert lrs == [["0.01"], ["0.02"]]
     # each of Lightning's lines reaches the console once (not also through its own handler), as
-    # in the jobs' logs (a Trainer to train, one for the final validation); its litlogger
-    # advertisement and torch's LeafSpec deprecation are dropped
+    # in the jobs' logs (one greeting per job: the final validation reuses the last step's);
+    # its litlogger advertisement and torch's LeafSpec deprecation are dropped
     console = proc.stdout + proc.stderr
     logs = [(job / "train.log").read_text() for job in jobs]
-    assert [log.count("GPU available:") for log in logs] == [2, 2]
-    assert console.count("GPU available:") == 4, console[-3000:]
+    assert [log.count("GPU available:") for log in logs] == [1, 1]
+    assert console.count("GPU available:") == 2, console[-3000:]
     assert not any("litlogger" in text or "LeafSpec" in text for text in [console, *logs])

@@ -142,7 +142,7 @@ def test_missing_ground_truth_is_a_clear_error(tmp_path, synthetic_root, ckpt):
 def test_ddp_on_two_cpu_processes_scores_every_image_once(first_run, tmp_path, synthetic_root, ckpt):
     _, single = first_run
     out = tmp_path / "out"
-    metrics = evaluate(eval_cfg(synthetic_root, ckpt, out, "trainer=ddp_cpu", "batch_size=2"))
+    metrics = evaluate(eval_cfg(synthetic_root, ckpt, out, "trainer=ddp_cpu", "data.batch_size=2"))
     assert len(list((out / "label").iterdir())) == 4
     assert metrics["num_images"] == 4
     assert metrics["mIoU"] == single["mIoU"] and metrics["per_class_iou"] == single["per_class_iou"]

@@ -145,6 +145,22 @@ def test_a_stage_without_its_previous_stage_is_one_clear_error(tmp_path):
         train(cfg)
 
 
+def test_a_stage_given_its_previous_stage_passes_the_option_check(tmp_path):
+    """The command line the docs (and make reproduce-cityscapes) give, init_from=<file>, passes the
+    mandatory-key check; without it the one line asks for init_from=."""
+    from ocseg.app.validation import OptionError, validate
+
+    stage = "experiment=cityscapes_hrnet48_ocr_b_mapillary_coarse"
+    with pytest.raises(OptionError, match=r"^init_from=\?\?\?: required; pass init_from=<value>"):
+        validate("train", compose("train", [stage]))
+    ckpt = tmp_path / "last.ckpt"
+    ckpt.write_bytes(b"x")
+    validate("train", compose("train", [stage, f"init_from={ckpt}"]))
+    validate("train", compose("train", [stage, f"previous_stage={ckpt}"]))
+    validate("eval", compose("eval", [stage, f"ckpt_path={ckpt}", f"output_dir={tmp_path}"]))  # no init_from
+
+
+
 def test_real_data_from_scratch_or_without_a_recipe_says_so_once(tmp_path):
     from ocseg.tasks.train import start_warnings
 
@@ -255,7 +271,7 @@ def test_eval_applies_the_lip_protocol_to_a_recipe_checkpoint(prepared, tmp_path
     ckpt = tmp_path / "train" / "checkpoints" / "last.ckpt"
     cfg = compose("eval", [f"experiment={name}", f"dataset.root={prepared.out['lip']}",
                            recipe_tiny(recipe(name))[-1], f"ckpt_path={ckpt}",
-                           f"output_dir={tmp_path / 'eval'}", "num_workers=0",
+                           f"output_dir={tmp_path / 'eval'}", "data.num_workers=0",
                            "trainer.enable_progress_bar=false"])
     metrics = evaluate(cfg)
     assert metrics["mIoU"] == pytest.approx(0.6027, abs=1e-3)   # pinned (tiny run)

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ocseg.errors import OcsegError
 from ocseg.inference import SegmentationPredictor, multi_scale, swap_channels, unflip_logits, whole_image
 
 
@@ -146,9 +147,9 @@ def test_resize_before_testing_and_back():
 
 
 def test_bad_settings_are_rejected():
-    with pytest.raises(ValueError, match="crop_size"):
+    with pytest.raises(OcsegError, match="crop_size"):   # a command-line mistake: one line
         SegmentationPredictor(mode="sliding")
     with pytest.raises(ValueError, match="mode"):
         SegmentationPredictor(mode="tiles")
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(OcsegError, match="weights"):
         SegmentationPredictor(scales=[1.0, 2.0], scale_weights=[1.0])

@@ -179,3 +179,22 @@ def test_too_small_labels_raise_one_clear_error():
     logits, label = make_inputs(shape=(1, 2, 4, 4), ignore_rows=0)
     with pytest.raises(OcsegError, match="rmi_pool_size"):
         run(RMILoss(), logits, label)
+
+
+def test_the_rmi_term_is_negative_with_a_floor_per_class():
+    """Why RMI's train/loss is negative (docs/losses.md, "Reading the loss values"): the rmi term
+    is 0.5·logdet of a regularised covariance / 9 per class, at least 0.5·ln(1e-3) each and
+    exactly that for a class absent from every image; weighted by 1 − λ."""
+    from ocseg.losses.rmi import POS_ALPHA
+
+    floor = 0.5 * np.log(POS_ALPHA)  # ≈ −3.45 per class
+    classes = 5
+    logits, label = make_inputs((2, classes, 30, 33), seed=3)
+    label = np.where(label == IGNORE, IGNORE, label % 3)           # classes 3 and 4 never appear
+    _, terms = run(RMILoss(rmi_lambda=0.5), logits, label)
+    rmi = float(terms["rmi"]) / 0.5
+    assert floor * classes - 1e-4 <= rmi < 0
+    # the two absent classes contribute exactly the floor: the term of the 3 present ones is
+    # what a 3-class input with the same channels gives
+    _, present = run(RMILoss(rmi_lambda=0.5), logits[:, :3], label)
+    assert rmi == pytest.approx(float(present["rmi"]) / 0.5 + 2 * floor, abs=1e-3)

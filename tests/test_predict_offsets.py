@@ -134,7 +134,7 @@ def offsets_cfg(out: Path, ckpt, *overrides: str, root: Path | None = None):
     folder = any(o.startswith("dataset=") for o in overrides)
     return compose("predict_offsets", [
         *([] if folder else GENERATOR), *SEGFIX_TINY, f"ckpt_path={ckpt}", f"output_dir={out}",
-        f"paths.output_dir={out}", "num_workers=0", "progress=false",
+        f"paths.output_dir={out}", "data.num_workers=0", "progress=false",
         *([f"dataset.root={root}"] if root else []), *overrides])
 
 

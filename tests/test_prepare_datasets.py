@@ -101,11 +101,24 @@ def test_unpack_skips_members_already_extracted(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("top/x.txt", "hello")
         zf.writestr("top/sub/y.txt", "world!")
-        zf.writestr("../evil.txt", "nope")  # path traversal: never written
     assert unpack(archive, tmp_path / "dest") == 2
     assert (tmp_path / "dest" / "top" / "sub" / "y.txt").read_text() == "world!"
     assert unpack(archive, tmp_path / "dest") == 0
+
+
+def test_unpack_refuses_a_traversing_member_before_writing_anything(tmp_path):
+    """A member named ../evil.txt is one error naming the archive and the member; the members
+    before it in the archive are not extracted either."""
+    import zipfile
+
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("top/x.txt", "hello")
+        zf.writestr("../evil.txt", "nope")
+    with pytest.raises(OcsegError, match=r"archive member '\.\./evil.txt' in '.*a.zip' leads outside"):
+        unpack(archive, tmp_path / "dest")
     assert not (tmp_path / "evil.txt").exists()
+    assert not (tmp_path / "dest").exists()
 
 
 def test_missing_download_names_the_archive(tmp_path):

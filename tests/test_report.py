@@ -176,7 +176,8 @@ def _expected(kind: str, folder: Path) -> list[str]:
         return [f"{m:.6g}" for *_, m in JOBS if m is not None] + ["FAILED"]
     metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
     names = list(metrics.get("per_class_iou", {}))
-    numbers = [number(metrics[k]) for k in ("mIoU", "pixel_accuracy", "boundary_f") if metrics.get(k) is not None]
+    numbers = [number(metrics[k]) for k in ("mIoU", "pixel_accuracy", "boundary_f", "boundary_f_present")
+               if metrics.get(k) is not None]
     if "segfix" in metrics and "unrefined" in metrics["segfix"]:
         numbers.append(number(metrics["segfix"]["unrefined"]["mIoU"]))
     if kind == "gallery":

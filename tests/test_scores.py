@@ -70,13 +70,15 @@ def test_json_rule_rounds_and_writes_nan_as_null():
                                    num_images=1)
     block = scores.to_json()
     assert block == {
-        "mIoU": 33.3333, "pixel_accuracy": 60.0, "boundary_f": 62.5, "num_images": 1,
+        "mIoU": 33.3333, "pixel_accuracy": 60.0, "boundary_f": 62.5, "boundary_f_present": 50.0,
+        "num_images": 1,
         "per_class_iou": {"a": 50.0, "b": 50.0, "c": 0.0, "d": None},
         "per_class_boundary_f": {"a": 100.0, "b": 50.0, "c": 0.0, "d": 100.0},
     }
     assert Scores.from_json(block).to_json() == block
     unmeasured = Scores.from_confusion(confusion_counts(pred, gt, 4), NAMES).to_json()
     assert unmeasured["boundary_f"] is None and unmeasured["per_class_boundary_f"] is None
+    assert unmeasured["boundary_f_present"] is None
     assert unmeasured["num_images"] is None
 
 
@@ -122,8 +124,17 @@ def test_table_shows_one_column_or_before_after_change():
     pred, gt = _worked_example()
     after = Scores.from_confusion(confusion_counts(pred, gt, 4), NAMES, [100.0, 50.0, 0.0, 100.0])
     text = scores_text(after, "val scores")
-    assert "val scores" in text and "33.33" in text and "boundary F" in text
-    assert [ln for ln in text.splitlines() if " d " in ln][0].rstrip().endswith("— │")
+    assert "val scores" in text and "33.33" in text
+    # boundary F twice, each labelled: the original's (absent class d counts 100) and ocseg's
+    # mean over the classes with an IoU (a, b, c)
+    assert [ln for ln in text.splitlines() if "boundary F (original: absent class = 100)" in ln][0] \
+        .rstrip().endswith("62.50 │")
+    assert [ln for ln in text.splitlines() if "boundary F, present classes (ocseg)" in ln][0] \
+        .rstrip().endswith("50.00 │")
+    # d, in neither ground truth nor prediction, is counted under the table instead of a row
+    assert not [ln for ln in text.splitlines() if " d " in ln]
+    assert text.splitlines()[-1] == ("1 of 4 classes are in neither ground truth nor prediction: "
+                                     "not listed (null in metrics.json)")
     before = Scores.from_confusion(confusion_counts(np.zeros_like(pred), gt, 4), NAMES,
                                    [50.0, 50.0, 0.0, 100.0])
     compared = scores_text(after, "SegFix", before=before)

@@ -144,7 +144,7 @@ def test_train_predict_refine_chain(tmp_path, tiny_cfg, synthetic_root, seg_ckpt
     summary = predict_offsets(compose("predict_offsets", [
         *GENERATOR, "model=segfix_hrnet2x20", "backbone=hrnet_tiny", f"dataset.root={synthetic_root}",
         f"ckpt_path={ckpt}", f"output_dir={offsets}", f"paths.output_dir={tmp_path}",
-        "format=npz", "num_workers=0", "progress=false"]))
+        "format=npz", "data.num_workers=0", "progress=false"]))
     assert summary["predicted"] == 4 and len(list(offsets.glob("*.npz"))) == 4
     metrics = evaluate(eval_cfg(synthetic_root, seg_ckpt, tmp_path / "eval",
                                 f"segfix.offsets={offsets}"))
@@ -187,7 +187,7 @@ def test_chain_on_a_folder_dataset(tmp_path, synthetic_root):
     offsets = tmp_path / "offsets"
     summary = predict_offsets(compose("predict_offsets", [
         *folder, "split=val", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
-        f"output_dir={offsets}", "format=npz", "num_workers=0", "progress=false"]))
+        f"output_dir={offsets}", "format=npz", "data.num_workers=0", "progress=false"]))
     assert summary["predicted"] == 4
     assert sorted(p.stem for p in offsets.glob("*.npz")) == \
         sorted(p.stem for p in (root / "images" / "val").glob("*.png"))

@@ -129,3 +129,21 @@ def test_segfix_offsets_and_refine(tmp_path, synthetic_root):
     rows, cols = np.indices(labels.shape)
     expect = labels[np.clip(rows + 2 * offsets[..., 0], 0, 63), np.clip(cols + 2 * offsets[..., 1], 0, 127)]
     assert np.array_equal(refined, expect) and not np.array_equal(refined, labels)
+
+
+def test_a_predicted_value_names_its_class_and_colour(ckpt, synthetic_root):
+    """predict returns Cityscapes labelIds (7 road … 33 bicycle), not train ids: seg.classes maps
+    each returned value to its name and colour, seg.label_ids lists them in class_names order."""
+    seg = ocseg.load(ckpt)
+    assert seg.label_ids[:3] == [7, 8, 11] and seg.label_ids[-1] == 33
+    assert len(seg.label_ids) == len(seg.class_names) == len(seg.palette) == 19
+    assert seg.classes[7] == ("road", (128, 64, 128), 0) and seg.classes[33].name == "bicycle"
+    image = next((synthetic_root / "leftImg8bit" / "val").glob("*/*.png"))
+    labels = seg.predict(image)
+    colors = seg.colorize(labels)
+    for value in np.unique(labels):
+        cls = seg.classes[value]                   # a numpy value indexes the dict too
+        assert seg.label_ids[cls.train_id] == value and seg.class_names[cls.train_id] == cls.name
+        y, x = np.argwhere(labels == value)[0]
+        assert tuple(colors[y, x]) == cls.color
+    assert max(seg.classes) > len(seg.class_names)   # why class_names[value] was the wrong door

@@ -57,6 +57,15 @@ def test_multirun_writes_one_run_per_job_and_the_sweep_summary(tmp_path, single_
     assert f"sweep report: {sweep / 'report.html'}" in out
     page = (sweep / "report.html").read_text()
     assert 'href="0/report.html"' in page and 'href="1/report.html"' in page and "against loss" in page
+    # CE's and RMI's validation losses are on different scales: the summary says so
+    assert "loss: each job's own validation loss; loss=ce, rmi are on different scales" in out
+
+
+def test_jobs_of_different_losses_are_marked():
+    from ocseg.app.sweep_summary import mixed_losses
+
+    assert mixed_losses([{"loss": "ce"}, {"loss": "rmi"}, {"loss": "ce"}]) == ["ce", "rmi"]
+    assert mixed_losses([{"loss": "ce"}, {"loss": "ce"}]) == [] == mixed_losses([{"loss": None}])
 
 
 def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):

@@ -81,7 +81,7 @@ def test_last_validation_is_eval_py_on_the_checkpoint(family, fakes, tmp_path, s
 
     out = tmp_path / "eval"
     eval_cfg = compose("eval", [*_dataset(family, fakes), f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
-                                f"output_dir={out}", "num_workers=0", "trainer.enable_progress_bar=false"])
+                                f"output_dir={out}", "data.num_workers=0", "trainer.enable_progress_bar=false"])
     evaluated = evaluate(eval_cfg)
     miou, saved = _eval_miou(eval_cfg, out)
 

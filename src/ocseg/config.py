@@ -35,15 +35,6 @@ def options(group: str) -> list[str]:
 def compose(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
     """Compose ``<config_name>.yaml`` with ``overrides`` as the command line would, without
     running an app. Works inside a running Hydra app too (its global state is put back)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.initialize import get_gh_backup, restore_gh_from_backup
+    from ocseg.compat import compose_apart
 
-    backup = get_gh_backup()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            return hydra_compose(config_name=config_name, overrides=list(overrides))
-    finally:
-        restore_gh_from_backup(backup)
+    return compose_apart(str(config_dir()), config_name, overrides)

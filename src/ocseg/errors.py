@@ -3,18 +3,71 @@
 Code anywhere in the package raises :class:`OcsegError` for problems a user can fix (a missing
 dataset folder, a checkpoint of the wrong model, ...). The entry points catch it and print its
 message alone, without a traceback (see :mod:`ocseg.app.cli`).
+
+Its subclasses say what kind of problem it is, so Python callers can catch the standard
+exception they expect: :class:`ArgumentError` is also a ``ValueError``, :class:`ArgumentTypeError`
+a ``TypeError``, :class:`MissingFileError` a ``FileNotFoundError``; :class:`UnsafeFileError` is a
+file that loading would have to unpickle (code could run), :class:`PathEscapeError` a name from a
+file's contents that points outside its folder.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
-__all__ = ["OcsegError", "require_dir", "require_file", "require_unique_stems", "require_output_dir"]
+__all__ = ["OcsegError", "ArgumentError", "ArgumentTypeError", "MissingFileError", "UnsafeFileError",
+           "PathEscapeError", "require_int", "require_choice", "require_dir", "require_file",
+           "require_unique_stems", "require_output_dir"]
 
 
 class OcsegError(Exception):
     """A problem with the user's input, reported as one line: what is wrong and how to fix it."""
+
+
+class ArgumentError(OcsegError, ValueError):
+    """An argument or option has a value outside what is allowed (the message names both)."""
+
+
+class ArgumentTypeError(OcsegError, TypeError):
+    """An argument has the wrong type (the message names the argument and the allowed types)."""
+
+
+class MissingFileError(OcsegError, FileNotFoundError):
+    """A file or folder the user named does not exist."""
+
+
+class UnsafeFileError(OcsegError):
+    """A file that only unpickling arbitrary objects could load, so loading it could run code
+    (:mod:`ocseg.io.safe_load`; ``trust_checkpoint=true`` opens PyTorch files you trust)."""
+
+
+class PathEscapeError(OcsegError):
+    """A name read from a file (a list, an archive member, a symbolic link) that points outside
+    the folder it must stay in (:mod:`ocseg.io.contained`)."""
+
+
+def require_int(value: Any, name: str, minimum: int | None = None) -> int:
+    """``value`` as an ``int`` (Python or numpy integer, not a bool); otherwise
+    :class:`ArgumentTypeError`, or :class:`ArgumentError` below ``minimum``, naming ``name``."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ArgumentTypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if minimum is not None and int(value) < minimum:
+        raise ArgumentError(f"{name} must be an integer ≥ {minimum}, got {int(value)}")
+    return int(value)
+
+
+def require_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``choices``; otherwise :class:`ArgumentError` listing them."""
+    options = list(choices)
+    try:
+        if value in options:
+            return value
+    except TypeError:  # unhashable or incomparable: not one of them
+        pass
+    raise ArgumentError(f"{name}={value!r} is not allowed; use one of {', '.join(map(repr, options))}")
 
 
 def require_dir(path: str | Path, what: str, fix: str) -> Path:

@@ -74,6 +74,6 @@ def eval_cfg(root: Path, ckpt: Path, out: Path, *overrides: str):
     """``eval.yaml`` for ``ckpt`` on the tiny synthetic dataset at ``root``, writing to ``out``."""
     return compose("eval", [
         *GENERATOR, f"dataset.root={root}", f"ckpt_path={ckpt}", f"output_dir={out}",
-        f"paths.output_dir={out}", "num_workers=0", "trainer.enable_progress_bar=false",
+        f"paths.output_dir={out}", "data.num_workers=0", "trainer.enable_progress_bar=false",
         "model=tiny_fcn", *overrides,
     ])

@@ -190,12 +190,12 @@ def mapillary_raw(raw: Path, names: list[str], seed: int = 0) -> dict:
 
 
 def folder_raw(root: Path, seed: int = 0, with_classes: bool = True,
-               size: tuple[int, int] = (H, W)) -> dict:
-    """A user's folder: images/{train,val}/*.png (``size`` H×W), labels/... with values 0, 1, 7
-    (7 → class 2 via classes.yaml's id_map) and 255."""
+               size: tuple[int, int] = (H, W), counts: tuple[int, int] = (2, 1)) -> dict:
+    """A user's folder: images/{train,val}/*.png (``counts`` images each, ``size`` H×W),
+    labels/... with values 0, 1, 7 (7 → class 2 via classes.yaml's id_map) and 255."""
     rng = np.random.RandomState(seed)
     made = {}
-    for split, n in (("train", 2), ("val", 1)):
+    for split, n in zip(("train", "val"), counts):
         for i in range(n):
             name = f"sub/img{i}"
             write_png(root / "images" / split / f"{name}.png", _image(rng, *size))

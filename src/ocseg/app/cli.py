@@ -8,12 +8,17 @@ shims call the functions at the bottom. A problem the user can fix (:class:`Ocse
 config key) ends as one line ``error: <message>`` on stderr with exit code 2, never a traceback.
 
 A command line Hydra cannot compose (an unknown ``model=``, a misspelt key, bad override syntax)
-is reported the same way, with the choices or the fix (:func:`composition_message`).
+is reported the same way, with the choices or the fix (:func:`composition_message`), and so is an
+option whose value the tool does not accept (:mod:`ocseg.app.validation`, checked before Hydra
+creates the run folder).
 
 ``ocseg-eval``, ``ocseg-predict-offsets`` and ``ocseg-export`` complete their command line from an
 ocseg checkpoint or a ``zoo:<name>`` before Hydra composes it
-(:func:`ocseg.checkpoints.identity.complete_from_checkpoint`); a file read there is handed to the
-task, which then does not read it again.
+(:func:`ocseg.checkpoints.identity.complete_from_checkpoint`), ``ckpt_path=last`` (eval,
+predict_offsets) first becoming the newest training run's ``last.ckpt`` (:mod:`ocseg.app.last_run`);
+a checkpoint file that does not exist is refused there, by the rule of the tool's schema, before
+torch is imported (:mod:`ocseg.app.arguments`). A file read there is handed to the task, which
+then does not read it again.
 """
 
 from __future__ import annotations
@@ -23,22 +28,17 @@ import importlib
 import inspect
 import re
 import sys
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
+from ocseg.app.console import error_line, exit_with_error
+from ocseg.compat import hydra_errors_raised, raised_by_hydra, spawned_error_message, worker_error_message
 from ocseg.errors import OcsegError
 
 __all__ = ["run_task", "user_message", "composition_message", "hydra_app", "train", "evaluate", "predict_offsets",
            "refine", "prepare", "segfix_ground_truth", "export"]
-
-EXIT_USER_ERROR = 2
-# model=/dataset= of an ocseg checkpoint added to the command line (predict_offsets, export);
-# eval takes a zoo:<name>'s experiment= (the row's recipe and test protocol) instead
-_FROM_CHECKPOINT = "ocseg.checkpoints.identity:complete_from_checkpoint"
-_FROM_CHECKPOINT_OR_RECIPE = "ocseg.checkpoints.identity:complete_from_recipe"
 
 
 def _chain(exc: BaseException | None):
@@ -50,11 +50,8 @@ def _chain(exc: BaseException | None):
 
 
 def _ocseg_text(exc: OcsegError) -> str:
-    text = str(exc).strip()
-    if "Traceback" in text:  # re-raised from a DataLoader worker: the message is the last line
-        last = [ln for ln in text.splitlines() if ln.strip()][-1]
-        text = last.split(f"{type(exc).__name__}: ", 1)[-1]
-    return text
+    # re-raised from a DataLoader worker, the exception carries the worker's whole traceback
+    return worker_error_message(exc) or str(exc).strip()
 
 
 def user_message(exc: BaseException) -> str | None:
@@ -67,10 +64,21 @@ def user_message(exc: BaseException) -> str | None:
     for item in chain:
         if isinstance(item, OcsegError):
             return _ocseg_text(item)
+    for item in chain:  # raised in a ddp_spawn worker: torch re-raises only its traceback text
+        spawned = spawned_error_message(item, OcsegError)
+        if spawned is not None:
+            return spawned
     for item in chain:
+        # Lightning's own "this Trainer setting does not work here" (accelerator=gpu without one)
+        if type(item).__name__ == "MisconfigurationException" and type(item).__module__.startswith("lightning"):
+            return (f"trainer configuration error: {str(item).strip().splitlines()[0]} (check trainer.accelerator, "
+                    "trainer.devices and trainer.precision for this machine)")
+        if isinstance(item, MissingMandatoryValue):
+            key = getattr(item, "full_key", None) or "the key"
+            return f"configuration error: {str(item).splitlines()[0]}; pass {key}=<value>"
         if isinstance(item, OmegaConfBaseException):
             return (f"configuration error: {str(item).splitlines()[0]} "
-                    "(check the key or add it with +key=value)")
+                    "(check the key; --cfg job prints every key)")
     return None
 
 
@@ -89,6 +97,9 @@ def composition_message(exc: BaseException) -> str | None:
         if group:
             return (f"{group}={name} is not an option of '{group}'; use {group}= one of: "
                     f"{', '.join(sorted(exc.options))}")
+    if isinstance(exc, (ValueError, TypeError)) and raised_by_hydra(exc):
+        # a value Hydra's defaults list cannot take (``data=null``: use ~data to drop a group)
+        return f"configuration error: {str(exc).splitlines()[0]} (see --help for the options)"
     if not isinstance(exc, (ConfigCompositionException, OverrideParseException,
                             SearchPathException)):
         return None
@@ -104,35 +115,6 @@ def composition_message(exc: BaseException) -> str | None:
     keep = [ln for ln in lines if not ln.startswith(("full_key:", "object_type", "Set the environment",
                                                       "Config search path", "provider="))]
     return "configuration error: " + "; ".join(keep) + " (see --help for the options)"
-
-
-@contextmanager
-def _one_line_composition_errors() -> Iterator[None]:
-    """Hydra prints composition errors itself (several lines, exit code 1) from
-    ``hydra._internal.utils.run_and_report``; while a tool starts, that reporter is wrapped so
-    they end as one ``error:`` line and exit code 2 like every other user error. Anything else
-    (a real bug) keeps Hydra's report."""
-    from hydra._internal import utils as hydra_utils
-
-    original = hydra_utils.run_and_report
-
-    def report(func: Callable[[], Any]) -> Any:
-        def guarded() -> Any:
-            try:
-                return func()
-            except Exception as exc:  # noqa: BLE001 - classified, everything else re-raised
-                message = composition_message(exc)
-                if message is None:
-                    raise
-                print(f"error: {message}", file=sys.stderr, flush=True)
-                sys.exit(EXIT_USER_ERROR)
-        return original(guarded)
-
-    hydra_utils.run_and_report = report
-    try:
-        yield
-    finally:
-        hydra_utils.run_and_report = original
 
 
 def _in_multirun() -> bool:
@@ -152,10 +134,13 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         message = user_message(exc)
         if message is None:
             raise
-        print(f"error: {message}", file=sys.stderr, flush=True)
+        from ocseg.app.failed_run import record_failure
+
+        record_failure(message)   # the run log says why; an empty run folder is removed
         if _in_multirun():
+            print(error_line(message), file=sys.stderr, flush=True)
             raise
-        sys.exit(EXIT_USER_ERROR)
+        exit_with_error(message)
 
 
 def _function(path: str) -> Callable:
@@ -171,14 +156,15 @@ def _is_job_override(arg: str) -> bool:
     return key != "hydra" and not key.startswith("hydra.")
 
 
-def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
+def hydra_app(config_name: str, task: str,
+              complete: Callable[[list[str]], tuple[list[str], dict[str, Any]]] | None = None) -> Any:
     """Run the tool whose config is ``conf/<config_name>.yaml`` and whose work is ``task``
     (``"package.module:function"``) on the command line in ``sys.argv``, first completed by
-    ``complete`` (``"package.module:function"``, ``args -> (args, task keyword arguments)``) when
-    given; the keyword arguments the task takes reach it in a single run (a sweep's jobs read for
-    themselves)."""
+    ``complete`` (``args -> (args, task keyword arguments)``) when given; the keyword arguments the
+    task takes reach it in a single run (a sweep's jobs read for themselves). The options are
+    checked (its schema in :mod:`ocseg.app.schemas`) before the run folder is created."""
     if "--help" in sys.argv[1:] or "-h" in sys.argv[1:]:
-        # Hydra's own --help takes seconds to list the groups; the same text, without Hydra
+        # Hydra's own --help takes seconds to list the groups; a per-tool text, without Hydra
         from ocseg.app.tool_help import help_text
 
         print(help_text(config_name))
@@ -186,19 +172,28 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
 
     import hydra
 
+    from ocseg.app.arguments import renamed
     from ocseg.config import config_dir
 
     extra: dict[str, Any] = {}
-    if "--hydra-help" in sys.argv[1:]:
+    args = renamed(config_name, sys.argv[1:])
+    if "--hydra-help" in args:
         # Hydra's own help composes only Hydra's config: a tool's key (ckpt_path=…) would stop it
         # with a traceback; nor is the checkpoint read (it answers without importing torch)
-        sys.argv[1:] = [a for a in sys.argv[1:] if not _is_job_override(a)]
+        args = [a for a in args if not _is_job_override(a)]
     elif complete is not None:
-        sys.argv[1:], extra = _function(complete)(sys.argv[1:])
+        try:
+            args, extra = complete(args)
+        except OcsegError as exc:
+            exit_with_error(user_message(exc) or str(exc))
+    sys.argv[1:] = args
 
     def app(cfg: DictConfig) -> Any:
         from ocseg.app.console import lightning_to_run_log
+        from ocseg.app.validation import validate
 
+        if _in_multirun():  # a job's own values (a single run was checked before it started)
+            run_task(lambda job_cfg: validate(config_name, job_cfg), cfg)
         function = _function(task)  # imports the task's libraries (Lightning for most)
         lightning_to_run_log()
         accepted = {k: v for k, v in extra.items() if k in inspect.signature(function).parameters}
@@ -206,9 +201,35 @@ def hydra_app(config_name: str, task: str, complete: str | None = None) -> Any:
             function = functools.partial(function, **accepted)
         return run_task(function, cfg)
 
-    with _one_line_composition_errors():
-        return hydra.main(config_path=str(config_dir()), config_name=config_name,
-                          version_base="1.3")(app)()
+    try:
+        with hydra_errors_raised():
+            return hydra.main(config_path=str(config_dir()), config_name=config_name,
+                              version_base="1.3")(app)()
+    except Exception as exc:  # noqa: BLE001 - classified below, real bugs re-raised
+        # a command line Hydra could not compose, a refused option (ocseg.app.validation) or the
+        # user error that failed a multirun's job; anything else keeps its traceback
+        message = composition_message(exc) or user_message(exc)
+        if message is None:
+            raise
+        exit_with_error(message)
+
+
+def _segmentation_checkpoint(args: list[str]) -> tuple[list[str], dict[str, Any]]:
+    from ocseg.app.arguments import from_checkpoint
+
+    return from_checkpoint(args, "eval", last_of="segmentation", recipe=True)
+
+
+def _segfix_checkpoint(args: list[str]) -> tuple[list[str], dict[str, Any]]:
+    from ocseg.app.arguments import from_checkpoint
+
+    return from_checkpoint(args, "predict_offsets", last_of="segfix")
+
+
+def _any_checkpoint(args: list[str]) -> tuple[list[str], dict[str, Any]]:
+    from ocseg.app.arguments import from_checkpoint
+
+    return from_checkpoint(args, "export")
 
 
 def train() -> Any:
@@ -218,13 +239,13 @@ def train() -> Any:
 
 def evaluate() -> Any:
     """``ocseg-eval``: :func:`ocseg.tasks.evaluate.evaluate`."""
-    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate", complete=_FROM_CHECKPOINT_OR_RECIPE)
+    return hydra_app("eval", "ocseg.tasks.evaluate:evaluate", complete=_segmentation_checkpoint)
 
 
 def predict_offsets() -> Any:
     """``ocseg-predict-offsets``: :func:`ocseg.tasks.predict_offsets.predict_offsets`."""
     return hydra_app("predict_offsets", "ocseg.tasks.predict_offsets:predict_offsets",
-                     complete=_FROM_CHECKPOINT)
+                     complete=_segfix_checkpoint)
 
 
 def refine() -> Any:
@@ -242,7 +263,7 @@ def prepare() -> Any:
 
 def export() -> Any:
     """``ocseg-export``: :func:`ocseg.tasks.export.export`."""
-    return hydra_app("export", "ocseg.tasks.export:export", complete=_FROM_CHECKPOINT)
+    return hydra_app("export", "ocseg.tasks.export:export", complete=_any_checkpoint)
 
 
 def segfix_ground_truth() -> Any:

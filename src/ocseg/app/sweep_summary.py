@@ -9,6 +9,10 @@ every job folder found so far, so the summary exists even when a failing job sto
 ``on_multirun_end`` writes it once more and prints it as a table. Single runs are left alone.
 With the jobs' ``report=true`` (the default) ``report.html`` is rewritten beside the CSV each time
 (:mod:`ocseg.report.sweep`).
+
+Jobs that trained with different losses (``loss=ce,rmi``) report validation losses on different
+scales (RMI's is negative by design; docs/losses.md, "Reading the loss values"): the table then
+heads that column "loss (differs by loss=)" and a line under it says to compare the scores.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from ocseg.compat import job_outcome
 from ocseg.io.atomic import write_json, write_text
 
-__all__ = ["SweepSummary", "collect_jobs", "summary_rows"]
+__all__ = ["SweepSummary", "collect_jobs", "mixed_losses", "summary_rows", "LOSS_DIFFERS"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,8 @@ JOB_RETURN = "job_return.json"
 METRIC = "metrics."      # prefix of the metrics.json columns (a metric may share an override's name)
 # metrics.json entries that are not one number per job
 _SKIP = ("per_class", "config")
+#: the table's heading of the validation loss when the jobs' losses differ
+LOSS_DIFFERS = "loss (differs by loss=)"
 
 
 def _scalars(data: dict, prefix: str = "") -> dict[str, Any]:
@@ -59,13 +66,23 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
+def _loss_choice(folder: Path) -> str | None:
+    """The ``loss=`` option a job ran with (Hydra's record of its choices)."""
+    path = folder / ".hydra" / "hydra.yaml"
+    if not path.is_file():
+        return None
+    choices = OmegaConf.load(path).hydra.runtime.get("choices") or {}
+    return choices.get("loss")
+
+
 def _job_number(folder: Path) -> tuple[int, str]:
     return (int(folder.name), "") if folder.name.isdigit() else (1 << 30, folder.name)
 
 
 def collect_jobs(sweep_dir: str | Path) -> list[dict[str, Any]]:
     """One dict per job folder under ``sweep_dir`` (those with ``.hydra/overrides.yaml``):
-    ``job``, ``overrides`` (key → value), ``status``, ``objective`` and ``metrics``."""
+    ``job``, ``overrides`` (key → value), ``status``, ``objective``, ``metrics`` and ``loss`` (the
+    ``loss=`` option)."""
     jobs = []
     folders = {p.parent.parent for p in Path(sweep_dir).glob("*/.hydra/overrides.yaml")}
     for folder in sorted(folders, key=_job_number):
@@ -77,7 +94,8 @@ def collect_jobs(sweep_dir: str | Path) -> list[dict[str, Any]]:
         jobs.append({"job": folder.name, "overrides": overrides,
                      "status": ret.get("status", "RUNNING" if not ret else "UNKNOWN"),
                      "objective": ret.get("return_value"), "error": ret.get("error"),
-                     "metrics": _scalars(_read_json(folder / "metrics.json"))})
+                     "metrics": _scalars(_read_json(folder / "metrics.json")),
+                     "loss": _loss_choice(folder)})
     return jobs
 
 
@@ -111,8 +129,17 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _table(columns: list[str], rows: list[dict[str, Any]], swept: list[str], title: str):
-    """The swept overrides, the status and every numeric result (objective, metrics)."""
+def mixed_losses(jobs: list[dict[str, Any]]) -> list[str]:
+    """The ``loss=`` options of ``jobs`` when there is more than one (their losses do not
+    compare), else an empty list."""
+    losses = list(dict.fromkeys(str(job.get("loss")) for job in jobs if job.get("loss")))
+    return losses if len(losses) > 1 else []
+
+
+def _table(columns: list[str], rows: list[dict[str, Any]], swept: list[str], title: str,
+           mixed: bool = False):
+    """The swept overrides, the status and every numeric result (objective, metrics); with
+    ``mixed`` losses the validation loss column says it does not compare."""
     from rich.table import Table
 
     results = columns[columns.index("status") + 1:-1]
@@ -122,6 +149,8 @@ def _table(columns: list[str], rows: list[dict[str, Any]], swept: list[str], tit
     table = Table(title=title)
     for column in shown:
         short = column[len(METRIC):] if column.startswith(METRIC) else column
+        if mixed and column == f"{METRIC}loss":
+            short = LOSS_DIFFERS
         table.add_column(column if short in swept else short,
                          justify="right" if column in numeric else "left")
     for row in rows:
@@ -148,19 +177,20 @@ class SweepSummary(Callback):
     def __init__(self, filename: str = "sweep_summary.csv") -> None:
         self.filename = filename
 
-    def _write(self, sweep_dir: Path, report: bool = True) -> tuple[list[str], list[dict[str, Any]], list[str]]:
-        columns, rows, swept = summary_rows(collect_jobs(sweep_dir))
+    def _write(self, sweep_dir: Path, report: bool = True
+               ) -> tuple[list[str], list[dict[str, Any]], list[str], list[str]]:
+        jobs = collect_jobs(sweep_dir)
+        columns, rows, swept = summary_rows(jobs)
         if rows:
             write_text(sweep_dir / self.filename, _csv(columns, rows))
             if report:
                 _write_report(sweep_dir, columns, rows, swept)
-        return columns, rows, swept
+        return columns, rows, swept, mixed_losses(jobs)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:
             return
-        status = getattr(job_return.status, "name", str(job_return.status))
-        value = job_return._return_value      # .return_value re-raises a failed job's error
+        status, value = job_outcome(job_return)   # a failed job's exception, not re-raised
         record = {"status": status, "return_value": None, "error": None}
         if status == "COMPLETED":
             record["return_value"] = value if isinstance(value, (int, float)) or value is None else str(value)
@@ -171,12 +201,15 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        columns, rows, swept = self._write(sweep_dir, bool(config.get("report", True)))
+        columns, rows, swept, mixed = self._write(sweep_dir, bool(config.get("report", True)))
         if not rows:
             return
         from rich.console import Console
 
-        Console().print(_table(columns, rows, swept, f"sweep summary: {len(rows)} jobs"))
+        Console().print(_table(columns, rows, swept, f"sweep summary: {len(rows)} jobs", bool(mixed)))
+        if mixed and f"{METRIC}loss" in columns:
+            print(f"loss: each job's own validation loss; loss={', '.join(mixed)} are on different "
+                  "scales (RMI's is negative by design, docs/losses.md): compare mIoU", flush=True)
         print(f"sweep summary written to {sweep_dir / self.filename}", flush=True)
         if config.get("report", True) and (sweep_dir / "report.html").is_file():
             print(f"sweep report: {sweep_dir / 'report.html'}", flush=True)

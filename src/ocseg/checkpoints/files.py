@@ -1,71 +1,37 @@
 """Opening checkpoint files safely, telling their kind, and reporting keys that do not fit.
 
-Files are unpickled with ``torch.load(weights_only=True)``: tensors, containers and plain values
-only, plus the numpy scalars and dtypes the original's files hold in ``config_dict`` (its
-``performance`` is a numpy float). A file that needs any other class is refused with one line
-naming it, unless the user trusts the file (``trust_checkpoint=true``), because unpickling it
-could run arbitrary code.
+Files are read by :func:`ocseg.io.safe_load.load_torch`: ``torch.load(weights_only=True)`` with
+tensors, containers and plain values only, plus the numpy scalars and dtypes the original's
+files hold in ``config_dict`` (its ``performance`` is a numpy float). A file that needs any other
+class is refused with one line naming it, unless the user trusts the file
+(``trust_checkpoint=true``), because unpickling it could run arbitrary code.
 """
 
 from __future__ import annotations
 
-import pickle
-import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
-from ocseg.compat import NUMPY_SCALAR
-from ocseg.errors import OcsegError
+from ocseg.errors import ArgumentTypeError, MissingFileError, OcsegError
+from ocseg.io.safe_load import SAFE_GLOBALS, load_torch
 
 __all__ = ["SAFE_GLOBALS", "read_checkpoint", "checkpoint_kind", "report_key_mismatch"]
 
 _LIGHTNING_MARKERS = ("pytorch-lightning_version", "loops", "global_step")
-_SCALAR = NUMPY_SCALAR
-#: What ``weights_only`` loading may build besides tensors and plain values: numpy scalars (also
-#: under their numpy 1.x name ``numpy.core``) and numeric dtypes.
-SAFE_GLOBALS: list[Any] = [_SCALAR, (_SCALAR, "numpy.core.multiarray.scalar"), np.dtype] + [
-    getattr(np.dtypes, name) for name in dir(np.dtypes)
-    if name.endswith("DType") and name not in ("ObjectDType", "VoidDType")]
 
 
-def _unsafe_names(error: Exception) -> str:
-    found = re.findall(r"GLOBAL ([\w.]+)|but got <class '([\w.]+)'>", str(error))
-    names = sorted({a or b for a, b in found})
-    return ", ".join(names) or "objects that are not tensors or plain values"
-
-
-def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
+def read_checkpoint(path: str | Path, trust: bool | None = None, option: str = "ckpt_path") -> dict[str, Any]:
     """The checkpoint's top-level dict, loaded on CPU; every problem is one :class:`OcsegError`
-    naming the file. ``trust`` unpickles anything the file holds (only for files you trust)."""
+    naming the file. ``trust`` unpickles anything the file holds (only for files you trust;
+    None: as :func:`ocseg.io.safe_load.trusted_files` says); ``option`` names the setting that
+    gave the path (``ckpt_path``, ``init_from``)."""
+    if not isinstance(path, (str, Path)):
+        raise ArgumentTypeError(f"{option} must be a file path (str or pathlib.Path), got "
+                                f"{type(path).__name__}")
     p = Path(path)
     if not p.is_file():
-        raise OcsegError(f"checkpoint '{p}' not found; pass an existing file as ckpt_path=<file>")
-    with p.open("rb") as file:
-        head = file.read(4)
-    # torch.save writes a zip archive (PK..); files of torch < 1.6 are a pickle (protocol ≥ 2)
-    if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):
-        raise OcsegError(f"checkpoint '{p}' cannot be read: it is not a PyTorch file (neither a zip "
-                         f"archive nor a pickle; it starts with {head!r}); is it a complete PyTorch "
-                         ".ckpt/.pth file? Pass the file training wrote or the original's release")
-    try:
-        if trust:
-            obj = torch.load(p, map_location="cpu", weights_only=False)
-        else:
-            with torch.serialization.safe_globals(SAFE_GLOBALS):
-                obj = torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "Weights only load failed" not in str(exc):
-            raise OcsegError(f"checkpoint '{p}' cannot be read (UnpicklingError: {exc}); is it a "
-                             "complete PyTorch .ckpt/.pth file?") from None
-        raise OcsegError(f"checkpoint '{p}' holds {_unsafe_names(exc)}, which loading would have "
-                         "to unpickle (and so could run code); pass trust_checkpoint=true only if "
-                         "you trust where the file comes from") from None
-    except Exception as exc:  # noqa: BLE001 - any other failure is a bad file for the user
-        raise OcsegError(f"checkpoint '{p}' cannot be read ({type(exc).__name__}: {exc}); "
-                         "is it a complete PyTorch .ckpt/.pth file?") from None
+        raise MissingFileError(f"checkpoint '{p}' not found; pass an existing file as {option}=<file>")
+    obj = load_torch(p, f"checkpoint '{p}'", trust=trust)
     if not isinstance(obj, dict):
         raise OcsegError(f"checkpoint '{p}' holds a {type(obj).__name__}, not a state dict")
     return obj

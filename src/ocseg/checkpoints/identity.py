@@ -21,7 +21,7 @@ from ocseg.errors import OcsegError
 from ocseg.models.cards import CARDS
 
 __all__ = ["SEGFIX_TASKS", "ReadCheckpoint", "segfix_models", "checkpoint_identity", "checkpoint_choices",
-           "checkpoint_overrides", "recipe_overrides", "complete_from_checkpoint", "complete_from_recipe",
+           "checkpoint_overrides", "recipe_overrides", "complete_from_checkpoint",
            "check_checkpoint_matches", "check_task",
            "check_segfix_checkpoint"]
 
@@ -108,12 +108,6 @@ def complete_from_checkpoint(args: Sequence[str], recipe: bool = False
     choices = checkpoint_choices(obj)
     added = [f"{group}={choices[group]}" for group in missing if group in choices]
     return list(args) + added, {"checkpoint": ReadCheckpoint(path, obj)}
-
-
-def complete_from_recipe(args: Sequence[str]) -> tuple[list[str], dict[str, ReadCheckpoint]]:
-    """:func:`complete_from_checkpoint` for a tool that composes recipes (``zoo:<name>`` →
-    ``experiment=``)."""
-    return complete_from_checkpoint(args, recipe=True)
 
 
 def checkpoint_overrides(args: Sequence[str], recipe: bool = False) -> list[str]:

@@ -35,7 +35,7 @@ __all__ = ["EXPECT", "LoadedNetwork", "load_checkpoint", "load_network"]
 EXPECT = ("segmentation", "segfix")
 
 
-def load_checkpoint(net: nn.Module, path: str | Path, strict: bool = True, trust: bool = False,
+def load_checkpoint(net: nn.Module, path: str | Path, strict: bool = True, trust: bool | None = None,
                     obj: dict[str, Any] | None = None) -> str:
     """Load ``path`` (ocseg checkpoint or original openseg ``.pth``; ``obj``: its content when
     already read; ``zoo:<name>``: that released file, see :mod:`ocseg.checkpoints.zoo`) into
@@ -91,7 +91,7 @@ def _instantiate(net_cfg: DictConfig) -> nn.Module:
 
 
 def load_network(path: str | Path, expect: str = "segmentation", cfg: DictConfig | None = None, *,
-                 strict: bool = True, trust: bool = False, fuse: bool = True,
+                 strict: bool = True, trust: bool | None = None, fuse: bool = True,
                  content: dict[str, Any] | None = None) -> LoadedNetwork:
     """The network of checkpoint ``path`` (``zoo:<name>``: that released file, fetched on first
     use) with its weights, in eval mode.

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from torch import nn
 
+from ocseg.checkpoints.files import read_checkpoint
 from ocseg.checkpoints.load import load_checkpoint
+from ocseg.checkpoints.zoo import resolve_checkpoint
 from ocseg.errors import OcsegError
 
 __all__ = ["StageInit", "init_from_checkpoint"]
@@ -51,8 +53,9 @@ class StageInit:
         return text
 
 
-def init_from_checkpoint(net: nn.Module, path: str | Path, trust: bool = False) -> StageInit:
+def init_from_checkpoint(net: nn.Module, path: str | Path, trust: bool | None = None) -> StageInit:
     """Copy every fitting tensor of ``path`` into ``net``; the others stay as initialised.
+    ``trust``: as ``trust_checkpoint`` (None: :func:`ocseg.io.safe_load.trusted_files`).
 
     Raises :class:`OcsegError` when less than half of the network's tensors fit (the file is
     not a previous stage of this model).
@@ -61,7 +64,9 @@ def init_from_checkpoint(net: nn.Module, path: str | Path, trust: bool = False) 
     handle = net.register_load_state_dict_post_hook(
         lambda module, keys: missing.append(list(keys.missing_keys)))
     try:
-        kind = load_checkpoint(net, path, strict=False, trust=trust)
+        path = resolve_checkpoint(path)  # zoo:<name>: the released file, fetched once
+        obj = read_checkpoint(path, trust=trust, option="init_from")
+        kind = load_checkpoint(net, path, strict=False, obj=obj)
     finally:
         handle.remove()
     weights = [k for k in net.state_dict() if not k.endswith(_NOT_WEIGHTS)]

@@ -52,8 +52,9 @@ def read_classes_file(path: str | Path) -> ClassesFile:
         raise OcsegError(f"classes file '{p}' not found; {_FORMAT_HINT}")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise OcsegError(f"classes file '{p}' is not valid YAML ({exc}); {_FORMAT_HINT}") from None
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
+        text = " ".join(str(exc).split())[:200]
+        raise OcsegError(f"classes file '{p}' is not valid UTF-8 YAML ({text}); {_FORMAT_HINT}") from None
     if not isinstance(data, dict) or not isinstance(data.get("names"), list) or not data["names"]:
         raise OcsegError(f"classes file '{p}' has no 'names' list; {_FORMAT_HINT}")
     names = [str(n) for n in data["names"]]

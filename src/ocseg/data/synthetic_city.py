@@ -277,6 +277,9 @@ def ensure_generated(root: str | Path, num_train: int = 64, num_val: int = 16, h
     """Generate under ``root`` unless the same spec is already there (first use only)."""
     root = Path(root)
     spec = SyntheticCitySpec(num_train, num_val, height, width, seed)
+    if root.exists() and not root.is_dir():
+        raise OcsegError(f"dataset.root='{root}' is a file, not a folder; point dataset.root at an "
+                         "empty or new folder (synthetic_city is generated there on first use)")
     marker = root / _MARKER
     if marker.is_file():
         try:
@@ -291,4 +294,8 @@ def ensure_generated(root: str | Path, num_train: int = 64, num_val: int = 16, h
         )
     log.info("generating synthetic_city (%d train / %d val, %d×%d) under %s ...", spec.num_train,
              spec.num_val, spec.height, spec.width, root)
-    return generate(root, spec)
+    try:
+        return generate(root, spec)
+    except OSError as exc:
+        raise OcsegError(f"cannot generate synthetic_city under dataset.root='{root}' "
+                         f"({exc.strerror or exc}); choose a writable folder with dataset.root=<folder>") from None

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from ocseg.errors import OcsegError
 from ocseg.inference.flip import hflip, unflip_logits
 
 __all__ = ["ViewPredictor", "scaled_size", "rescale", "multi_scale"]
@@ -32,8 +33,9 @@ def rescale(x: torch.Tensor, scale: float) -> torch.Tensor:
     size = scaled_size(tuple(x.shape[-2:]), scale)
     if size == tuple(x.shape[-2:]):
         return x
-    if min(size) < 1:
-        raise ValueError(f"scale {scale} shrinks a {tuple(x.shape[-2:])} input to nothing")
+    if min(size) < 1:  # a scale chosen on the command line, too small for this image
+        raise OcsegError(f"test scale {scale} shrinks a {tuple(x.shape[-2:])} input to nothing; use "
+                         "larger test.scales= (the original's: 0.5 to 2.0)")
     return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
 

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ocseg.data.augment import nearest_indices
+from ocseg.errors import OcsegError
 from ocseg.inference.multiscale import multi_scale
 from ocseg.inference.padding import crop_top_left, pad_bottom_right, padded_size
 from ocseg.inference.sliding import sliding_window
@@ -86,11 +87,13 @@ class SegmentationPredictor:
         self.flip_swap_pairs = [tuple(int(c) for c in pair) for pair in (flip_swap_pairs or [])]
         self.scale_weights = None if scale_weights is None else [float(w) for w in scale_weights]
         if self.scale_weights is not None and len(self.scale_weights) != len(self.scales):
-            raise ValueError(f"{len(self.scale_weights)} scale weights for {len(self.scales)} scales")
+            raise OcsegError(f"test.scale_weights has {len(self.scale_weights)} weights for "
+                             f"{len(self.scales)} test.scales; give one weight per scale")
         self.crop_size = _pair(crop_size, "test.crop_size")
         self.stride = _pair(stride, "test.stride") or self.crop_size
         if mode == "sliding" and self.crop_size is None:
-            raise ValueError("sliding-window testing needs test.crop_size=[H,W]")
+            raise OcsegError("test.mode=sliding needs a window size: set test.crop_size=[H,W] (or use "
+                             "test=sliding, which takes the dataset's)")
         self.sliding_min_scale = float(sliding_min_scale)
         self.pad_stride = int(pad_stride) if pad_stride else None
         self.short_side = int(short_side) if short_side else None

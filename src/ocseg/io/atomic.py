@@ -11,9 +11,10 @@ import os
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import numpy as np
+if TYPE_CHECKING:  # only for the annotation: the tools' start-up does not import numpy here
+    import numpy as np
 
 __all__ = ["atomic_path", "write_json", "write_png", "write_text"]
 

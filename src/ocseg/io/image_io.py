@@ -19,7 +19,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ocseg.errors import OcsegError
+from ocseg.errors import MissingFileError, OcsegError
 from ocseg.io.atomic import atomic_path
 from ocseg.io.png import decode_png, encode_png
 
@@ -61,13 +61,25 @@ def read_image(path: str | Path) -> np.ndarray:
     """H×W×3 uint8 BGR image; a missing or unreadable file is an :class:`OcsegError`."""
     p = Path(path)
     if not p.is_file():
-        raise OcsegError(f"image '{p}' not found; check dataset.root and the split's file list")
+        raise MissingFileError(f"image '{p}' not found; check dataset.root and the split's file list")
     data = p.read_bytes()
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    image = _imdecode(data, cv2.IMREAD_COLOR)
     # OpenCV decodes a truncated JPEG (grey below the cut) with only a warning
     if image is None or (p.suffix.lower() in (".jpg", ".jpeg") and b"\xff\xd9" not in data[-4096:]):
         raise CorruptFileError(p, "image")
     return image
+
+
+def _imdecode(data: bytes, flags: int) -> np.ndarray | None:
+    """OpenCV's decoding of ``data``; None when it cannot (OpenCV raises on an empty buffer and
+    on some damaged files instead of returning None)."""
+    if not data:
+        return None
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error:
+        return None
+    return image if image is not None and image.size else None
 
 
 def _is_palette_png(data: bytes) -> bool:
@@ -88,7 +100,7 @@ def _decode_label(path: Path) -> tuple[np.ndarray | None, list[int] | None]:
                 return np.array(image), image.getpalette()
         except (OSError, ValueError):
             return None, None
-    label = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    label = _imdecode(data, cv2.IMREAD_UNCHANGED)
     if label is not None and label.ndim == 3:
         indices = _palette_indices(path)  # a palette image in another format (BMP, TIFF)
         if indices is not None:
@@ -113,7 +125,7 @@ def read_label(path: str | Path) -> np.ndarray:
     """H×W integer label map exactly as stored (no colour conversion)."""
     p = Path(path)
     if not p.is_file():
-        raise OcsegError(f"label '{p}' not found; every image needs its label file")
+        raise MissingFileError(f"label '{p}' not found; every image needs its label file")
     label, _ = _decode_label(p)
     if label is None:
         raise CorruptFileError(p, "label")
@@ -122,6 +134,9 @@ def read_label(path: str | Path) -> np.ndarray:
             f"label '{p}' has {label.shape[2]} channels; ocseg expects a single-channel id map "
             "(for Cityscapes the *_gtFine_labelIds.png files, not *_color.png)"
         )
+    if label.dtype.kind not in "iu":
+        raise OcsegError(f"label '{p}' holds {label.dtype} values; ocseg expects integer ids "
+                         "(an 8- or 16-bit PNG of label ids)")
     return label
 
 

@@ -74,6 +74,11 @@ def _unfilter(rows: np.ndarray, bpp: int) -> np.ndarray | None:
     return out
 
 
+# larger images are left to OpenCV, which refuses more than 2**30 pixels (CV_IO_MAX_IMAGE_PIXELS)
+# rather than allocating what a damaged or hostile header claims
+_MAX_PIXELS = 2**30
+
+
 def decode_png(data: bytes) -> tuple[np.ndarray, list[int] | None] | None:
     """(array, palette or None) of a PNG in one of the supported layouts, else None."""
     if data[:8] != SIGNATURE:
@@ -83,6 +88,8 @@ def decode_png(data: bytes) -> tuple[np.ndarray, list[int] | None] | None:
         if kind in (b"IHDR", b"PLTE", b"IDAT") and _zlib.crc32(body, _zlib.crc32(kind)) != crc:
             return None
         if kind == b"IHDR":
+            if len(body) != 13:
+                return None
             header = struct.unpack(">IIBBBBB", body)
         elif kind == b"PLTE":
             palette = list(body)
@@ -92,7 +99,8 @@ def decode_png(data: bytes) -> tuple[np.ndarray, list[int] | None] | None:
         return None
     width, height, depth, colour, compression, filtering, interlace = header
     layout = _LAYOUTS.get((depth, colour))
-    if layout is None or compression or filtering or interlace or width == 0 or height == 0:
+    if layout is None or compression or filtering or interlace or width == 0 or height == 0 \
+            or width * height > _MAX_PIXELS:
         return None
     if colour == _PALETTE and palette is None:
         return None

@@ -33,6 +33,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ocseg.io.atomic import atomic_path
+from ocseg.io.safe_load import files_trusted, load_torch
 
 __all__ = ["AtomicCheckpointIO", "TEMP_SUFFIX", "is_local", "remove_leftovers"]
 
@@ -82,7 +83,19 @@ def _fsync_dir(folder: Path) -> None:
 class AtomicCheckpointIO(TorchCheckpointIO):
     """``torch.save`` to a temporary file beside the target, fsync, ``os.replace``, fsync the
     folder. Remote paths (``s3://`` …) keep Lightning's writer: object stores publish an object
-    only once it is complete."""
+    only once it is complete. ``trust``: unpickle anything a checkpoint to resume holds (None: as
+    the enclosing :func:`~ocseg.io.safe_load.trusted_files` block says when the plugin is built)."""
+
+    def __init__(self, trust: bool | None = None) -> None:
+        super().__init__()
+        self.trust = files_trusted() if trust is None else bool(trust)
+
+    def load_checkpoint(self, path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        if not is_local(path):
+            return super().load_checkpoint(path, map_location, weights_only=not self.trust)
+        local = Path(str(path).removeprefix("file://"))
+        return load_torch(local, f"checkpoint '{local}'", trust=self.trust,
+                          map_location=map_location if map_location is not None else "cpu")
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if storage_options is not None or not is_local(path):

@@ -14,16 +14,22 @@ eval.py does).
 from __future__ import annotations
 
 import logging
+import os
+import warnings
 from typing import Callable
 
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ocseg.data.trainable import check_batches, check_crop, sample_sizes
 from ocseg.data.transforms import reseed
 from ocseg.errors import OcsegError
 
-__all__ = ["SegDataModule", "per_device_batch"]
+__all__ = ["SegDataModule", "per_device_batch", "default_workers", "MAX_DEFAULT_WORKERS"]
+
+#: loader workers per process when ``num_workers`` is None: the cores, up to this many
+MAX_DEFAULT_WORKERS = 4
 
 DatasetFactory = Callable[..., Dataset]
 
@@ -40,6 +46,20 @@ def per_device_batch(global_batch_size: int, world_size: int) -> int:
     return global_batch_size // world_size
 
 
+def cpu_cores() -> int:
+    """The CPU cores this process may run on (its affinity; all cores where that is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def default_workers(processes: int = 1) -> int:
+    """Loader workers per process: the machine's cores shared by its ``processes`` (devices on
+    this node), at most :data:`MAX_DEFAULT_WORKERS`."""
+    return max(0, min(MAX_DEFAULT_WORKERS, cpu_cores() // max(processes, 1)))
+
+
 class SegDataModule(LightningDataModule):
     """Args:
         train_set, val_set, test_set: dataset factories (None where the split is not used).
@@ -51,7 +71,7 @@ class SegDataModule(LightningDataModule):
         global_batch_size: images of one optimizer step over all processes.
         batch_size: images per process; None: ``global_batch_size / world size``.
         val_batch_size: evaluation batch size per process (images of one size only when > 1).
-        num_workers: DataLoader worker processes per process.
+        num_workers: DataLoader worker processes per process; None: :func:`default_workers`.
         on_bad_file: ``error`` (stop at a corrupt image/label) or ``skip`` (skip and count it).
     """
 
@@ -68,7 +88,7 @@ class SegDataModule(LightningDataModule):
         global_batch_size: int = 8,
         batch_size: int | None = None,
         val_batch_size: int = 1,
-        num_workers: int = 4,
+        num_workers: int | None = None,
         pin_memory: bool = False,
         persistent_workers: bool = False,
         on_bad_file: str = "error",
@@ -83,9 +103,9 @@ class SegDataModule(LightningDataModule):
         self.global_batch_size = int(global_batch_size)
         self.batch_size = None if batch_size is None else int(batch_size)
         self.val_batch_size = int(val_batch_size)
-        self.num_workers = int(num_workers)
+        self.num_workers = None if num_workers is None else int(num_workers)
         self.pin_memory = bool(pin_memory)
-        self.persistent_workers = bool(persistent_workers) and self.num_workers > 0
+        self.persistent_workers = bool(persistent_workers)
         self.on_bad_file = on_bad_file
         self.datasets: dict[str, Dataset] = {}
 
@@ -130,13 +150,51 @@ class SegDataModule(LightningDataModule):
         for split in wanted:
             if self.factories.get(split) is not None:
                 self.dataset(split)
+        if stage == "fit" and self.factories.get("train") is not None:
+            self.check_trainable()
+
+    def _world_size(self) -> int:
+        trainer = getattr(self, "trainer", None)
+        return int(trainer.world_size) if trainer is not None else 1
+
+    def check_trainable(self) -> None:
+        """Stop before training, with one error naming the fix, when the training loader would
+        be empty (fewer images per process than the batch) or the crop is larger than every
+        image (:mod:`ocseg.data.trainable`)."""
+        world_size = self._world_size()
+        if self.batch_size is None:
+            self.set_world_size(world_size)
+        dataset = self.dataset("train")
+        key = "data.global_batch_size" if self.batch_size * world_size == self.global_batch_size \
+            else "data.batch_size"
+        check_batches(len(dataset), self.batch_size, world_size, key)
+        transform = getattr(dataset, "transform", None)
+        if transform is not None and getattr(dataset, "samples", None):
+            check_crop(transform, sample_sizes(dataset.samples))
+
+    def workers(self) -> int:
+        """Loader worker processes per process: ``num_workers``, or :func:`default_workers` for
+        the devices of this machine. More workers than cores is said once."""
+        if self.num_workers is not None:
+            cores = cpu_cores()
+            if self.num_workers > cores and not getattr(self, "_said_workers", False):
+                self._said_workers = True
+                log.warning("data.num_workers=%d is more than the %d CPU cores this process may "
+                            "use, which can slow loading down; data.num_workers=null picks "
+                            "min(%d, cores per process)", self.num_workers, cores, MAX_DEFAULT_WORKERS)
+                # torch says the same for every loader and every iterator it starts
+                warnings.filterwarnings("ignore", message="This DataLoader will create")
+            return self.num_workers
+        trainer = getattr(self, "trainer", None)
+        return default_workers(int(getattr(trainer, "num_devices", 1) or 1) if trainer else 1)
 
     def _loader(self, split: str, batch_size: int, train: bool,
                 sampler: Sampler | None = None) -> DataLoader:
+        workers = self.workers()
         return DataLoader(
             self.dataset(split), batch_size=batch_size, shuffle=train and sampler is None,
-            drop_last=train, sampler=sampler, num_workers=self.num_workers,
-            pin_memory=self.pin_memory, persistent_workers=self.persistent_workers,
+            drop_last=train, sampler=sampler, num_workers=workers, pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers and workers > 0,
         )
 
     def _unrepeated(self, split: str) -> Sampler | None:

@@ -100,6 +100,7 @@ class SegmentationModule(LightningModule):
         self.skip_nonfinite = bool(skip_nonfinite)
         self.val_predictor = val_predictor
         self.loss_terms: dict[str, torch.Tensor] = {}  # of the last training batch, for messages
+        self.validated_at_step: int | None = None   # global step of the last validation
         self.run_config = run_config
         self.val_metric = metric()
         self.test_metric = metric()
@@ -205,6 +206,8 @@ class SegmentationModule(LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         scores = self._log_scores(self.val_metric, "val")
+        if not self.trainer.sanity_checking:  # the final scores need no second validation
+            self.validated_at_step = int(self.trainer.global_step)
         primary = scores.get(self.primary)
         if primary is not None and not self.trainer.sanity_checking and torch.isfinite(primary):
             self.best_score = torch.maximum(self.best_score, primary.to(self.best_score))

@@ -5,9 +5,15 @@ Per image and class: the 1-pixel boundaries of the predicted and ground-truth cl
 not boundaries), ignored pixels removed from both masks first; a boundary pixel is matched when
 the other boundary lies within ``ceil(bound_th · image diagonal)`` pixels (a disk; 3 px at
 1024×2048 with the original's ``bound_th = 0.00088``). Precision / recall / F follow the original,
-including its conventions for empty masks (absent from both: F = 1; from one: F = 0). The score
-is the mean over classes of the mean over images (accumulated across processes by
-:class:`~ocseg.metrics.accumulators.BoundaryFScore`). Numpy and OpenCV only.
+including its conventions for empty masks (absent from both: F = 1, master
+``lib/metrics/F1_running_score.py`` lines 185-187; from one: F = 0). The score is the mean over
+classes of the mean over images (accumulated across processes by
+:class:`~ocseg.metrics.accumulators.BoundaryFScore`).
+
+That convention gives 100 to a class that no image shows or predicts, where IoU has no value, so
+a split without some classes scores higher than its boundaries deserve. ocseg keeps the
+original's number (``boundary_f``) and reports beside it the mean over the classes that have an
+IoU (``boundary_f_present``, :class:`~ocseg.metrics.scores.Scores`). Numpy and OpenCV only.
 """
 
 from __future__ import annotations
@@ -94,4 +100,5 @@ def boundary_f_score(pred: np.ndarray, gt: np.ndarray, num_classes: int, ignore_
         scores[c] = _f_measure(seg_to_boundary(pred_ids[box] == c + 1),
                                seg_to_boundary(gt_ids[box] == c + 1), kernel)
     return scores
+
 

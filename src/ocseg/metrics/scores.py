@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 __all__ = ["DECIMALS", "Scores", "confusion_counts", "json_number", "metrics_from_logged",
-           "scores_from_confusion"]
+           "present_classes_mean", "scores_from_confusion"]
 
 DECIMALS = 4
 
@@ -65,8 +65,10 @@ class Scores:
     """One set of segmentation scores, percent; NaN where undefined, None where not measured.
 
     ``per_class_*`` map class name (train-id order) → score. ``boundary_f`` is the mean over
-    classes of ``per_class_boundary_f`` (:mod:`ocseg.metrics.boundary`); ``num_images`` the
-    images scored (None when not counted).
+    classes of ``per_class_boundary_f`` (:mod:`ocseg.metrics.boundary`): the original's number,
+    in which a class absent from every image's ground truth and prediction scores 100.
+    ``boundary_f_present`` (ocseg's) is the same mean over the classes that have an IoU only.
+    ``num_images`` the images scored (None when not counted).
     """
 
     miou: float
@@ -75,6 +77,7 @@ class Scores:
     boundary_f: float | None = None
     per_class_boundary_f: dict[str, float] | None = None
     num_images: int | None = None
+    boundary_f_present: float | None = None
 
     @classmethod
     def from_confusion(cls, confmat, class_names: Sequence[str],
@@ -86,14 +89,16 @@ class Scores:
         if len(names) != len(s["per_class_iou"]):
             raise ValueError(f"{len(names)} class names for a {len(s['per_class_iou'])}-class "
                              "confusion matrix")
-        boundary = None
+        boundary, present = None, None
         if per_class_boundary_f is not None:
             boundary = dict(zip(names, (float(v) for v in per_class_boundary_f)))
+            present = present_classes_mean(per_class_boundary_f, s["per_class_iou"])
         return cls(miou=s["mIoU"], pixel_accuracy=s["pixel_accuracy"],
                    per_class_iou=dict(zip(names, (float(v) for v in s["per_class_iou"]))),
                    boundary_f=float(np.mean(list(boundary.values()))) if boundary else None,
                    per_class_boundary_f=boundary,
-                   num_images=None if num_images is None else int(num_images))
+                   num_images=None if num_images is None else int(num_images),
+                   boundary_f_present=present)
 
     # -- the names Lightning logs them under (``val/mIoU``, ``val/iou/<class>``) ---------------
     def logged(self) -> dict[str, float]:
@@ -116,6 +121,7 @@ class Scores:
             "mIoU": json_number(self.miou),
             "pixel_accuracy": json_number(self.pixel_accuracy),
             "boundary_f": json_number(self.boundary_f),
+            "boundary_f_present": json_number(self.boundary_f_present),
             "num_images": self.num_images,
             "per_class_iou": {n: json_number(v) for n, v in self.per_class_iou.items()},
             "per_class_boundary_f": (None if boundary is None
@@ -134,7 +140,17 @@ class Scores:
                    boundary_f=None if boundary is None else num(block.get("boundary_f")),
                    per_class_boundary_f=None if boundary is None else {
                        n: num(v) for n, v in boundary.items()},
-                   num_images=block.get("num_images"))
+                   num_images=block.get("num_images"),
+                   boundary_f_present=None if block.get("boundary_f_present") is None
+                   else num(block["boundary_f_present"]))
+
+
+def present_classes_mean(per_class_f: Sequence[float], per_class_iou: Sequence[float]) -> float:
+    """ocseg's boundary F: the mean of ``per_class_f`` over the classes whose IoU is defined
+    (present in the ground truth or the prediction); NaN when none is."""
+    f, iou = np.asarray(per_class_f, np.float64), np.asarray(per_class_iou, np.float64)
+    present = ~np.isnan(iou)
+    return float(f[present].mean()) if present.any() else math.nan
 
 
 def metrics_from_logged(logged: Mapping[str, Any], class_names: Sequence[str],

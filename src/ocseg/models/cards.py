@@ -24,7 +24,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from ocseg import config
-from ocseg.errors import OcsegError
+from ocseg.errors import ArgumentError, ArgumentTypeError, OcsegError
 from ocseg.models import layouts
 from ocseg.models.layouts import Layout
 
@@ -250,8 +250,10 @@ def model_names(include_test_only: bool = False) -> list[str]:
 
 def card(name: str) -> ModelCard:
     """The card of ``model=<name>``; an unknown name is one error listing the models."""
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"model name must be a str, got {type(name).__name__} {name!r}")
     if name not in CARDS:
-        raise OcsegError(f"unknown model '{name}'; available: {', '.join(model_names())}")
+        raise ArgumentError(f"unknown model '{name}'; available: {', '.join(model_names())}")
     return CARDS[name]
 
 

@@ -122,8 +122,11 @@ class EvaluationReport:
         if metrics and confmat is not None:
             scores = Scores.from_json(metrics)
             headline = [("mIoU %", number(scores.miou)), ("pixel accuracy %", number(scores.pixel_accuracy))]
-            if scores.boundary_f is not None:
-                headline.append(("boundary F %", number(scores.boundary_f)))
+            if scores.boundary_f is not None:   # the original's, and ocseg's over present classes
+                headline.append(("boundary F % (original: absent class = 100)", number(scores.boundary_f)))
+                if scores.boundary_f_present is not None:
+                    headline.append(("boundary F %, present classes (ocseg)",
+                                     number(scores.boundary_f_present)))
             headline.append(("images", str(scores.num_images)))
             context["scores"] = self._scores(scores, confmat)
             context["confusion"] = self._confusion(confmat)

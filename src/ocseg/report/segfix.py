@@ -86,8 +86,12 @@ def segfix_sections(before: Scores, after: Scores, totals: dict[str, int] | None
                ["pixel accuracy", before.pixel_accuracy, after.pixel_accuracy,
                 _delta(before.pixel_accuracy, after.pixel_accuracy)]]
     if with_bf:
-        summary.append(["boundary F", before.boundary_f, after.boundary_f,
+        summary.append(["boundary F (original: absent class = 100)", before.boundary_f, after.boundary_f,
                         _delta(before.boundary_f, after.boundary_f)])
+        if before.boundary_f_present is not None and after.boundary_f_present is not None:
+            summary.append(["boundary F, present classes (ocseg)", before.boundary_f_present,
+                            after.boundary_f_present,
+                            _delta(before.boundary_f_present, after.boundary_f_present)])
     out: dict[str, Any] = {
         "summary": Table.of(["score", "before %", "after %", "change"], summary, sortable=False),
         "table": table, "note": note, "examples": list(examples),

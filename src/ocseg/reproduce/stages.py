@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from ocseg.app.console import restored_root_logging
 from ocseg.errors import OcsegError
@@ -160,17 +160,26 @@ def _say(text: str) -> None:
 
 
 def run_pipeline(title: str, stages: Sequence[Stage], execute: Executor | None,
-                 say: Callable[[str], None] = _say) -> list[Step]:
+                 say: Callable[[str], None] = _say,
+                 missing: Mapping[str, Sequence[str]] | None = None) -> list[Step]:
     """Print every step; run the pending ones in order with ``execute`` (None: print only, the
-    ``DRY_RUN``). A failing stage stops the pipeline with one error naming it."""
+    ``DRY_RUN``, where ``missing`` — stage name → its missing inputs — marks the stages that
+    cannot run yet and lists what they lack). A failing stage stops the pipeline with one error
+    naming it."""
     steps = plan(stages)
+    missing = missing or {}
     say(f"# {title}: {len(steps)} stages" + ("" if execute else " (dry run: nothing is executed)"))
     for number, step in enumerate(steps, 1):
         stage = step.stage
         status = {"done": "finished, skipped", "resume": f"resumes from {stage.last_checkpoint}",
                   "run": "runs"}[step.state]
+        lacking = missing.get(stage.name, ()) if step.state != "done" else ()
+        if lacking:
+            status = f"cannot run: {len(lacking)} input(s) missing"
         say(f"\n# {number}/{len(steps)} {stage.name}: {stage.what} [{status}]")
         say(step.command())
+        for item in lacking:
+            say(f"#   missing {item}")
         if execute is None or step.state == "done":
             continue
         stage.folder.mkdir(parents=True, exist_ok=True)

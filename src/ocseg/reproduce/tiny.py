@@ -134,9 +134,9 @@ def tiny_overrides(tool: str, dataset: str = "cityscapes") -> list[str]:
         resize = [f"dataset.base_size={SCENES['height']}"] if dataset == "mapillary" else []
         return [*_TRAIN, *resize]
     if tool == "eval":
-        return ["num_workers=0", "trainer.enable_progress_bar=false"]
+        return ["data.num_workers=0", "trainer.enable_progress_bar=false"]
     if tool == "predict_offsets":
-        return ["num_workers=0", "progress=false", "predictor.crop_size=[32,32]"]
+        return ["data.num_workers=0", "progress=false", "predictor.crop_size=[32,32]"]
     if tool == "refine":
         return ["workers=1", "progress=false"]
     return []

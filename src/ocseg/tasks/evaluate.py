@@ -113,8 +113,8 @@ def evaluate(cfg: DictConfig, checkpoint: ReadCheckpoint | None = None) -> dict:
             [str(s.image) for s in dataset.samples], [s.label and str(s.label) for s in dataset.samples],
             dataset.label_map, examples=int(cfg.get("report_images", 8)), color=bool(cfg.save.color))
     module = EvaluationModule(net, predictor, items, list(cfg.dataset.class_names),
-                              ignore_index=int(cfg.dataset.ignore_index), batch_size=cfg.batch_size,
-                              num_workers=cfg.num_workers, boundary=boundary,
+                              ignore_index=int(cfg.dataset.ignore_index), batch_size=cfg.data.batch_size,
+                              num_workers=cfg.data.num_workers, boundary=boundary,
                               metrics_path=metrics_path if scoring else None, metrics_extra=extra,
                               refine=refine, report=report,
                               report_keep=int(cfg.get("report_images", 8)))

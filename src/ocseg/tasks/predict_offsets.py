@@ -82,7 +82,7 @@ def predict_offsets(cfg: DictConfig, checkpoint: ReadCheckpoint | None = None) -
     images = OffsetImages([paths[i] for i in todo], [names[i] for i in todo],
                           instantiate(net_cfg.normalize))
     module = OffsetPredictionModule(net, predictor, images, out, suffixes, mat_dtype=cfg.mat_dtype,
-                                    save_preview=cfg.save_preview, num_workers=cfg.num_workers)
+                                    save_preview=cfg.save_preview, num_workers=cfg.data.num_workers)
     log.info("predict_offsets: %d %s with %s; %d to predict, %d already in %s (overwrite=true "
              "redoes them)", len(names), what, predictor, len(todo), len(names) - len(todo), out)
     out.mkdir(parents=True, exist_ok=True)

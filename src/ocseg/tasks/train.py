@@ -24,7 +24,9 @@ from ocseg.checkpoints import checkpoint_kind, load_checkpoint
 from ocseg.checkpoints.stage_init import init_from_checkpoint
 from ocseg.errors import OcsegError
 from ocseg.io.atomic import write_json
+from ocseg.io.safe_load import trusted_files
 from ocseg.io.status import status_logger
+from ocseg.lightning.quiet import lightning_info_silenced
 from ocseg.lightning.resume import Resume, resolve_ckpt_path
 from ocseg.lightning.training_report import TrainingReport
 from ocseg.metrics.scores import Scores, metrics_from_logged
@@ -137,9 +139,13 @@ def build_module(cfg: DictConfig):
 
 def build_trainer(cfg: DictConfig, final_validation: bool = False) -> pl.Trainer:
     """The trainer of ``cfg``; ``final_validation`` gives a plain one (no loggers, no
-    checkpointing) for scoring the final weights without touching the training logs."""
+    checkpointing, the same progress bar, Lightning's greeting not repeated) for scoring the
+    final weights without touching the training logs."""
     if final_validation:
-        return instantiate(cfg.trainer, callbacks=[], logger=False, enable_checkpointing=False)
+        bar = (cfg.get("callbacks") or {}).get("progress_bar")
+        with lightning_info_silenced():
+            return instantiate(cfg.trainer, callbacks=[instantiate(bar)] if bar else [],
+                               logger=False, enable_checkpointing=False)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     if not loggers:  # the LR monitor writes to loggers and refuses to run without one
@@ -147,8 +153,52 @@ def build_trainer(cfg: DictConfig, final_validation: bool = False) -> pl.Trainer
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
+def _model_line(cfg: DictConfig, module) -> None:
+    """One line about the network (Lightning's model summary is off: its FLOPs column needs an
+    example input and was all zeros)."""
+    params = list(module.net.parameters())
+    total = sum(p.numel() for p in params)
+    trained = sum(p.numel() for p in params if p.requires_grad)
+    log.info("model=%s: %.2f M parameters (%.2f M trained)", cfg.model.get("name", "?"),
+             total / 1e6, trained / 1e6)
+
+
+def _steps_done(trainer: pl.Trainer, module) -> int:
+    """The optimizer steps the weights have seen; 0 is an error (no metrics for untrained
+    weights), fewer than the trainer's ``max_steps`` a warning."""
+    done, wanted = int(module.trained_steps), int(trainer.max_steps)
+    if done == 0:
+        raise OcsegError("training stopped after 0 optimizer steps, so nothing is scored and no "
+                         "metrics.json is written; check the training split and data.global_batch_size")
+    if 0 < wanted and done < wanted:
+        log.warning("training stopped after %d of schedule.max_steps=%d steps", done, wanted)
+    return done
+
+
+def _final_scores(cfg: DictConfig, trainer: pl.Trainer, module, datamodule) -> tuple[bool, dict]:
+    """(rank zero?, the validation values of the final weights): those of the validation that
+    ran at the last step when there was one (``schedule.val_every`` divides ``max_steps``),
+    else a fresh validation."""
+    logged = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    if logged and getattr(module, "validated_at_step", None) == int(module.trained_steps):
+        return trainer.is_global_zero, logged
+    scorer = build_trainer(cfg, final_validation=True)
+    with lightning_info_silenced():
+        results = scorer.validate(module, datamodule=datamodule, verbose=False)
+    return scorer.is_global_zero, (results[0] if results else {})
+
+
 def train(cfg: DictConfig) -> dict:
-    """Train ``cfg`` and return the final validation metrics (also written to metrics.json)."""
+    """Train ``cfg`` and return the final validation metrics (also written to metrics.json).
+
+    ``trust_checkpoint`` applies to every PyTorch file the run reads: ``ckpt_path``, ``init_from``
+    and the backbone's ImageNet file (``backbone.pretrained``, read while the network is built),
+    through one :func:`~ocseg.io.safe_load.trusted_files` block."""
+    with trusted_files(bool(cfg.get("trust_checkpoint", False))):
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     _init_from(cfg)   # a stage recipe without its previous stage stops here, before any work
     for message in start_warnings(cfg):
@@ -158,15 +208,16 @@ def train(cfg: DictConfig) -> dict:
     resume = _initialise(cfg, module, _resume(cfg))
     trainer = build_trainer(cfg)
     datamodule.set_world_size(trainer.world_size)
+    _model_line(cfg, module)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     except SIGTERMException:  # last.ckpt is saved (LastCheckpoint); exit as killed by SIGTERM
         raise SystemExit(128 + signal.SIGTERM) from None
-    scorer = build_trainer(cfg, final_validation=True)
-    results = scorer.validate(module, datamodule=datamodule, verbose=False)
+    _steps_done(trainer, module)
+    rank_zero, results = _final_scores(cfg, trainer, module, datamodule)
     metrics = {}
-    if scorer.is_global_zero and results:
-        metrics = metrics_from_logged(results[0], list(cfg.dataset.class_names), prefix="val/")
+    if rank_zero and results:
+        metrics = metrics_from_logged(results, list(cfg.dataset.class_names), prefix="val/")
         metrics["step"] = int(module.trained_steps)
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") if trainer.checkpoint_callback else ""
         metrics["best_checkpoint"] = best or None

@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from ocseg.data.prepare.common import (
     Pair,
@@ -23,12 +22,14 @@ from ocseg.data.prepare.common import (
     find_input,
     finish,
     list_images,
+    listed_names,
     locate_dir,
     pair_by_stem,
     write_split,
 )
 from ocseg.errors import OcsegError, require_file
 from ocseg.io.image_io import CorruptFileError, read_label
+from ocseg.io.safe_load import load_mat
 
 __all__ = ["prepare", "mat_label", "stuffthingmap_label"]
 
@@ -36,13 +37,15 @@ __all__ = ["prepare", "mat_label", "stuffthingmap_label"]
 _SHIFT = np.arange(256, dtype=np.int64) + 1
 _SHIFT[255] = 0
 
+_AGAIN = "unpack cocostuff-10k-v1.1.zip again"
+
 
 def mat_label(path: Path) -> np.ndarray:
     """COCO ids (uint8) of one 10k ``.mat`` annotation."""
-    try:
-        ids = np.asarray(scipy.io.loadmat(str(path))["S"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise CorruptFileError(path, "COCO-Stuff annotation (expected key 'S')") from None
+    mat = load_mat(str(path), path, what="COCO-Stuff annotation", fix=_AGAIN)
+    if "S" not in mat or np.asarray(mat["S"]).ndim != 2 or np.asarray(mat["S"]).dtype.kind not in "iuf":
+        raise CorruptFileError(path, "COCO-Stuff annotation (expected key 'S')")
+    ids = np.asarray(mat["S"])
     if ids.min() < 0 or ids.max() > 182:
         raise OcsegError(f"'{path}' holds ids outside 0..182; is it a COCO-Stuff annotation?")
     return ids.astype(np.uint8)
@@ -54,9 +57,10 @@ def stuffthingmap_label(path: Path) -> np.ndarray:
 
 
 def _prepare_10k(root: Path, report: Report, link: str) -> list[str]:
-    for split, listing in (("train", "train.txt"), ("val", "test.txt")):
-        names = require_file(root / "imageLists" / listing, "COCO-Stuff-10k image list",
-                             "unpack cocostuff-10k-v1.1.zip again").read_text().split()
+    splits = {}
+    for split, listing in (("train", "train.txt"), ("val", "test.txt")):  # both checked first
+        names = listed_names(require_file(root / "imageLists" / listing, "COCO-Stuff-10k image list",
+                                          "unpack cocostuff-10k-v1.1.zip again"))
         pairs = []
         for name in names:
             image, label = root / "images" / f"{name}.jpg", root / "annotations" / f"{name}.mat"
@@ -65,6 +69,8 @@ def _prepare_10k(root: Path, report: Report, link: str) -> list[str]:
                     raise OcsegError(f"'{path}' listed in {listing} not found; unpack "
                                      "cocostuff-10k-v1.1.zip again")
             pairs.append(Pair(name, image, label))
+        splits[split] = pairs
+    for split, pairs in splits.items():
         write_split(report, split, pairs, link, convert=mat_label)
     return ["train", "val"]
 

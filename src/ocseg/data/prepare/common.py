@@ -12,6 +12,7 @@ import os
 import shutil
 import tarfile
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,11 @@ from tqdm import tqdm
 from ocseg.errors import OcsegError
 from ocseg.io import image_io
 from ocseg.io.atomic import atomic_path, write_json, write_png
+from ocseg.io.contained import contained, relative_name
 from ocseg.io.status import status_logger
 
 __all__ = ["Report", "LINK_MODES", "Pair", "place_file", "write_label", "write_split",
-           "pair_by_stem", "list_images", "locate_dir", "find_input", "unpack", "progress",
+           "pair_by_stem", "list_images", "locate_dir", "listed_names", "find_input", "unpack", "progress",
            "finish"]
 
 log = status_logger(__name__)
@@ -171,42 +173,47 @@ def locate_dir(raw_dir: Path, name: str, max_depth: int = 4) -> Path | None:
     return None
 
 
-def _safe_member(dest: Path, name: str) -> Path | None:
-    target = (dest / name).resolve()
-    if name.startswith("/") or ".." in Path(name).parts or dest.resolve() not in target.parents:
-        return None
-    return target
+def _copy_member(read, target: Path) -> bool:
+    with atomic_path(target) as tmp, read() as src, open(tmp, "wb") as out:
+        shutil.copyfileobj(src, out)
+    return True
 
 
 def unpack(archive: Path, dest: Path) -> int:
     """Extract ``archive`` (.zip, .tar, .tar.gz, .tgz) into ``dest``, skipping members already
-    extracted with the right size; returns the number of files written."""
-    written = 0
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            members = [m for m in zf.infolist() if not m.is_dir()]
-            for m in progress(members, f"unpack {archive.name}"):
-                target = _safe_member(dest, m.filename)
-                if target is None or (target.is_file() and target.stat().st_size == m.file_size):
-                    continue
-                with atomic_path(target) as tmp, zf.open(m) as src, open(tmp, "wb") as out:
-                    shutil.copyfileobj(src, out)
-                written += 1
-        return written
-    if tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            for m in progress(tf.getmembers(), f"unpack {archive.name}"):
-                if not m.isfile():
-                    continue
-                target = _safe_member(dest, m.name)
-                if target is None or (target.is_file() and target.stat().st_size == m.size):
-                    continue
-                src = tf.extractfile(m)
-                with atomic_path(target) as tmp, open(tmp, "wb") as out:
-                    shutil.copyfileobj(src, out)
-                written += 1
-        return written
+    extracted with the right size; returns the number of files written. Every member name is
+    checked first (:func:`ocseg.io.contained.contained`): one that would land outside ``dest``
+    stops the run before anything is written. Links and devices in tar files are not extracted;
+    a damaged archive is one error naming it."""
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                members = [(contained(dest, m.filename, archive, "archive member"), m.file_size,
+                            lambda m=m: zf.open(m)) for m in zf.infolist() if not m.filename.endswith("/")]
+                return _extract(archive, members)
+        if tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                members = [(contained(dest, m.name, archive, "archive member"), m.size,
+                            lambda m=m: tf.extractfile(m)) for m in tf.getmembers() if m.isfile()]
+                return _extract(archive, members)
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError) as exc:
+        raise OcsegError(f"archive '{archive}' cannot be unpacked ({type(exc).__name__}: {exc}); "
+                         "download it again") from None
     raise OcsegError(f"'{archive}' is not a zip or tar archive; download it again")
+
+
+def _extract(archive: Path, members: list) -> int:
+    written = 0
+    for target, size, read in progress(members, f"unpack {archive.name}"):
+        if not (target.is_file() and target.stat().st_size == size):
+            written += _copy_member(read, target)
+    return written
+
+
+def listed_names(listing: Path) -> list[str]:
+    """The image names of a dataset's list file (whitespace-separated). They become input and
+    output paths, so each must be a relative name: ``..`` or an absolute path is refused."""
+    return [relative_name(name, listing, "image name").as_posix() for name in listing.read_text().split()]
 
 
 def find_input(raw_dir: Path, name: str, archives: Sequence[str], what: str) -> Path:

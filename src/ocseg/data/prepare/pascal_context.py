@@ -15,11 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
-from ocseg.data.prepare.common import Pair, Report, find_input, finish, write_split
+from ocseg.data.prepare.common import Pair, Report, find_input, finish, listed_names, write_split
 from ocseg.errors import OcsegError, require_file
 from ocseg.io.image_io import CorruptFileError
+from ocseg.io.safe_load import load_mat
 
 __all__ = ["prepare", "CONTEXT59_IDS", "context59_label"]
 
@@ -35,11 +35,11 @@ _LUT[CONTEXT59_IDS] = np.arange(1, len(CONTEXT59_IDS) + 1)
 
 def context59_label(mat_path: Path) -> np.ndarray:
     """The 0..59 label map of one ``.mat`` annotation (0: none of the 59 classes)."""
-    try:
-        label_map = scipy.io.loadmat(str(mat_path))["LabelMap"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise CorruptFileError(mat_path, "PASCAL-Context annotation (expected key 'LabelMap')") from None
-    ids = np.asarray(label_map)
+    mat = load_mat(str(mat_path), mat_path, what="PASCAL-Context annotation",
+                   fix="unpack trainval.tar.gz again")
+    ids = np.asarray(mat.get("LabelMap"))
+    if ids.ndim != 2 or ids.dtype.kind not in "iuf":
+        raise CorruptFileError(mat_path, "PASCAL-Context annotation (expected key 'LabelMap')")
     if ids.min() < 0 or ids.max() >= len(_LUT):
         raise OcsegError(f"'{mat_path}' holds ids outside 0..459; is it a PASCAL-Context annotation?")
     return _LUT[ids.astype(np.int64)]
@@ -55,11 +55,12 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, link: str = "hardlink") ->
     mats = find_input(raw_dir, "trainval", ["trainval.tar.gz"],
                       "trainval.tar.gz from https://cs.stanford.edu/~roozbeh/pascal-context/")
     report = Report("pascal_context", Path(out_dir))
-    for split in ("train", "val"):
+    splits = {}
+    for split in ("train", "val"):  # both lists checked before the first file is written
         listing = require_file(voc / "ImageSets" / "Main" / f"{split}.txt", "VOC 2010 split list",
                                "unpack VOCtrainval_03-May-2010.tar again")
         pairs = []
-        for name in listing.read_text().split():
+        for name in listed_names(listing):
             image = voc / "JPEGImages" / f"{name}.jpg"
             label = mats / f"{name}.mat"
             for path, what in ((image, "image"), (label, "PASCAL-Context annotation")):
@@ -67,5 +68,7 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, link: str = "hardlink") ->
                     raise OcsegError(f"{what} '{path}' of {split}.txt not found; unpack the "
                                      "downloads again")
             pairs.append(Pair(name, image, label))
+        splits[split] = pairs
+    for split, pairs in splits.items():
         write_split(report, split, pairs, link, convert=context59_label)
     return finish(report, {"source": [str(voc), str(mats)], "splits": ["train", "val"]})

@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ocseg.errors import OcsegError
+from ocseg.errors import MissingFileError, OcsegError
+from ocseg.io.safe_load import load_torch
 from ocseg.models.backbones.imagenet_files import direct_url, download_hint
 
 __all__ = ["load_pretrained", "PretrainedReport"]
@@ -73,12 +74,16 @@ def _our_name(key: str, own: dict[str, torch.Tensor]) -> str:
     return stem if stem in own else key
 
 
-def _fitting_weights(backbone: nn.Module, p: Path) -> tuple[dict[str, torch.Tensor], PretrainedReport]:
-    """The tensors of ``p`` that fit ``backbone`` and the report; raise if the file does not fit."""
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise OcsegError(f"backbone.pretrained='{p}' cannot be read ({type(exc).__name__}: {exc})") from None
+def _fitting_weights(backbone: nn.Module, p: Path,
+                     trust: bool | None = None) -> tuple[dict[str, torch.Tensor], PretrainedReport]:
+    """The tensors of ``p`` that fit ``backbone`` and the report; raise if the file does not fit.
+
+    The file is read as checkpoints are (:func:`ocseg.io.safe_load.load_torch`): a file that
+    needs unpickling beyond tensors and numpy scalars is refused unless ``trust`` (None: as the
+    enclosing :func:`~ocseg.io.safe_load.trusted_files` says, which ``train.py`` sets from
+    ``trust_checkpoint``, since backbones load their file while the network is built)."""
+    obj = load_torch(p, f"backbone.pretrained='{p}'", trust=trust,
+                     fix="is it a complete ImageNet weight file of the original (.pth)?")
     state = _state_dict_of(obj, p)
     own = backbone.state_dict()
     weights, ignored, mismatched = {}, [], []
@@ -105,20 +110,24 @@ def _fitting_weights(backbone: nn.Module, p: Path) -> tuple[dict[str, torch.Tens
     return weights, PretrainedReport(str(p), len(expected) - len(missing), len(expected), missing, ignored)
 
 
-def load_pretrained(backbone: nn.Module, path: str | Path, download: bool = True) -> PretrainedReport:
+def load_pretrained(backbone: nn.Module, path: str | Path, download: bool = True,
+                    trust: bool | None = None) -> PretrainedReport:
     """Copy the matching tensors of ``path`` into ``backbone``; raise if the file does not fit.
-    A missing file with a direct link is downloaded there first unless ``download`` is False."""
+    A missing file with a direct link is downloaded there first unless ``download`` is False.
+    ``trust``: unpickle anything the file holds (None: ``trust_checkpoint`` of the run, see
+    :func:`_fitting_weights`); a downloaded file is read the same way."""
     p = Path(path)
     url = direct_url(p)
     if not p.is_file() and download and url is not None:
         from ocseg.io.download import download as fetch
 
-        fetch(url, p, what=f"backbone.pretrained='{p}'", check=lambda tmp: _fitting_weights(backbone, tmp))
+        fetch(url, p, what=f"backbone.pretrained='{p}'",
+              check=lambda tmp: _fitting_weights(backbone, tmp, trust))
     if not p.is_file():
-        raise OcsegError(f"backbone.pretrained='{p}' not found; {download_hint(p)} into "
+        raise MissingFileError(f"backbone.pretrained='{p}' not found; {download_hint(p)} into "
                          f"'{p.parent}' (paths.pretrained_dir), or set backbone.pretrained=null to "
                          "train from scratch")
-    weights, report = _fitting_weights(backbone, p)
+    weights, report = _fitting_weights(backbone, p, trust)
     backbone.load_state_dict(weights, strict=False)
     log.info("%s", report)
     return report

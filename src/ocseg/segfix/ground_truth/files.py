@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from ocseg.errors import OcsegError
 from ocseg.io.atomic import atomic_path
 from ocseg.io.matfile import write_mat
+from ocseg.io.safe_load import load_mat
 from ocseg.segfix.encoding.distance_direction import DTOffsets
 
 __all__ = ["write_ground_truth", "read_ground_truth"]
@@ -26,10 +26,7 @@ def write_ground_truth(path: str | Path, gt: DTOffsets) -> None:
 def read_ground_truth(path: str | Path) -> DTOffsets:
     """Read a ground-truth ``.mat`` written by us or by the original generator."""
     p = Path(path)
-    try:
-        mat = scipy.io.loadmat(str(p))
-    except (OSError, ValueError) as exc:
-        raise OcsegError(f"SegFix ground truth '{p}' cannot be read ({exc}); regenerate it") from exc
+    mat = load_mat(str(p), p, what="SegFix ground truth", fix="regenerate it with ocseg-segfix-gt")
     missing = [k for k in ("dir_deg", "depth", "deg_reduce") if k not in mat]
     if missing:
         raise OcsegError(

@@ -16,7 +16,6 @@ also what refinement consumes.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 from ocseg.errors import OcsegError
 from ocseg.io.atomic import atomic_path
 from ocseg.io.matfile import array_shape, read_int8_array, write_mat
+from ocseg.io.safe_load import load_mat, load_npz
 
 __all__ = ["OFFSET_SUFFIXES", "SparseOffsets", "offsets_size", "read_offsets", "write_offsets"]
 
@@ -32,6 +32,7 @@ OFFSET_SUFFIXES = (".mat", ".npz")
 _NPZ_KEY = "ocseg_offsets_v1"
 _CODE_DH = np.array([-1, -1, -1, 0, 0, 0, 1, 1, 1], np.int8)
 _CODE_DW = np.array([-1, 0, 1, -1, 0, 1, -1, 0, 1], np.int8)
+_FIX = "replace it (predict_offsets.py writes it again)"
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,8 @@ def _read_mat(data: bytes | Path, source: str) -> SparseOffsets:
     fast = read_int8_array(data, "mat")
     if fast is not None and fast.ndim == 3 and fast.shape[2] == 2:
         return SparseOffsets.from_dense(fast)
-    import scipy.io  # anything the fast reader does not parse, and the error messages
-
-    try:
-        mat = scipy.io.loadmat(io.BytesIO(data) if isinstance(data, bytes) else str(data))
-    except (OSError, ValueError) as exc:
-        raise OcsegError(f"offset file '{source}' cannot be read ({exc}); replace it") from exc
+    # anything the fast reader does not parse, and the error messages
+    mat = load_mat(source, data, what="offset file", fix=_FIX)
     if "mat" not in mat:
         keys = sorted(k for k in mat if not k.startswith("__"))
         raise OcsegError(f"offset file '{source}' has no 'mat' entry (keys {keys}); SegFix offsets "
@@ -103,15 +100,20 @@ def _read_mat(data: bytes | Path, source: str) -> SparseOffsets:
 
 
 def _read_npz(data: bytes | Path, source: str) -> SparseOffsets:
-    try:
-        with np.load(io.BytesIO(data) if isinstance(data, bytes) else str(data)) as z:
-            if _NPZ_KEY not in z.files:
-                raise OcsegError(f"'{source}' is not an ocseg offset file (no '{_NPZ_KEY}' entry); "
-                                 "write offsets with ocseg.segfix.offsets.files.write_offsets")
-            size = tuple(int(v) for v in z[_NPZ_KEY])
-            step, code = z["step"], z["code"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise OcsegError(f"offset file '{source}' cannot be read ({exc}); replace it") from exc
+    z = load_npz(source, data, what="offset file", fix=_FIX)
+    if _NPZ_KEY not in z:
+        raise OcsegError(f"'{source}' is not an ocseg offset file (no '{_NPZ_KEY}' entry); "
+                         "write offsets with ocseg.segfix.offsets.files.write_offsets")
+    missing = [k for k in ("step", "code") if k not in z]
+    sizes = np.asarray(z[_NPZ_KEY]).ravel()
+    if missing or sizes.size != 2 or sizes.dtype.kind not in "iu" or (sizes < 1).any():
+        raise OcsegError(f"offset file '{source}' is corrupt (a size [H, W] and 'step', 'code' "
+                         f"entries expected); {_FIX}")
+    size = (int(sizes[0]), int(sizes[1]))
+    step, code = np.asarray(z["step"]).ravel(), np.asarray(z["code"]).ravel()
+    if step.dtype.kind not in "u" or code.dtype.kind not in "u":
+        raise OcsegError(f"offset file '{source}' is corrupt (step and code must be unsigned "
+                         f"integers, got {step.dtype} and {code.dtype}); {_FIX}")
     index = np.cumsum(step, dtype=np.int64)
     if code.size != index.size or (index.size and (index[-1] >= size[0] * size[1]
                                                    or code.max() > 8)):

@@ -10,17 +10,23 @@ stem without Cityscapes suffixes, so ``frankfurt_000000_000294_leftImg8bit.png``
 in several folders (an archive holding both ``semantic/`` and ``instance/``), the one under a
 folder named like the refinement mode wins; the same file in both formats (``<stem>.mat`` and
 ``<stem>.npz`` side by side) reads the ``.npz``; otherwise it is an error naming them.
+
+An archive member named with ``..`` or an absolute path, and a file of the folder that is a
+symbolic link out of it, are refused (:mod:`ocseg.io.contained`); a damaged member (bad CRC) is
+one error naming the archive and the member.
 """
 
 from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ocseg.errors import OcsegError
+from ocseg.io.contained import links_inside, relative_name
 from ocseg.segfix.offsets.files import OFFSET_SUFFIXES, SparseOffsets, offsets_size, read_offsets
 
 __all__ = ["NAME_SUFFIXES", "match_key", "OffsetRef", "OffsetStore", "load_offsets"]
@@ -64,18 +70,29 @@ def _archive(ref: OffsetRef) -> zipfile.ZipFile:
     return _ARCHIVES[key]
 
 
+def _member(ref: OffsetRef) -> bytes:
+    """The bytes of an archive member; a damaged archive (bad CRC, truncated or unsupported
+    compression, encrypted) is one :class:`OcsegError` naming the archive and the member."""
+    try:
+        return _archive(ref).read(ref.member)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError,
+            ValueError) as exc:
+        raise OcsegError(f"offset file '{ref}' cannot be read from its archive ({type(exc).__name__}: "
+                         f"{exc}); the archive is damaged: download or write it again") from None
+
+
 def offsets_size_of(ref: OffsetRef) -> tuple[int, int]:
     """``(H, W)`` of the offsets at ``ref`` (:func:`~ocseg.segfix.offsets.files.offsets_size`)."""
     if ref.member is None:
         return offsets_size(ref.path)
-    return offsets_size(str(ref), data=_archive(ref).read(ref.member))
+    return offsets_size(str(ref), data=_member(ref))
 
 
 def load_offsets(ref: OffsetRef) -> SparseOffsets:
     """Read the offsets at ``ref`` (archives stay open per process, so workers share nothing)."""
     if ref.member is None:
         return read_offsets(ref.path)
-    return read_offsets(str(ref), data=_archive(ref).read(ref.member))
+    return read_offsets(str(ref), data=_member(ref))
 
 
 class OffsetStore:
@@ -107,17 +124,22 @@ class OffsetStore:
     def _scan(self) -> list[tuple[PurePosixPath, OffsetRef]]:
         loc = self.location
         if loc.is_file() and zipfile.is_zipfile(loc):
-            with zipfile.ZipFile(loc) as archive:
-                names = [n for n in archive.namelist() if not n.endswith("/")]
-            return [(PurePosixPath(n), OffsetRef(str(loc), n)) for n in sorted(names)
+            try:
+                with zipfile.ZipFile(loc) as archive:
+                    names = [n for n in archive.namelist() if not n.endswith("/")]
+            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+                raise OcsegError(f"offsets archive '{loc}' cannot be read ({exc}); download or "
+                                 "write it again") from None
+            return [(relative_name(n, loc, "archive member"), OffsetRef(str(loc), n)) for n in sorted(names)
                     if PurePosixPath(n).suffix.lower() in OFFSET_SUFFIXES
                     and not PurePosixPath(n).name.startswith(".")]
         if not loc.is_dir():
             raise OcsegError(f"offsets not found: '{loc}' is neither a folder nor a .zip archive; "
                              "set offsets=<folder or .zip of offset files>")
-        return [(PurePosixPath(p.relative_to(loc).as_posix()), OffsetRef(str(p)))
-                for p in sorted(loc.rglob("*")) if p.suffix.lower() in OFFSET_SUFFIXES
-                and p.is_file() and not p.name.startswith(".")]
+        files = [p for p in sorted(loc.rglob("*")) if p.suffix.lower() in OFFSET_SUFFIXES
+                 and p.is_file() and not p.name.startswith(".")]
+        links_inside(loc, files, "offset file", "offsets=")
+        return [(PurePosixPath(p.relative_to(loc).as_posix()), OffsetRef(str(p))) for p in files]
 
     def _choose(self, stem: str, found: list[tuple[PurePosixPath, OffsetRef]]) -> OffsetRef:
         if len(found) > 1 and len({rel.with_suffix("") for rel, _ in found}) == 1:

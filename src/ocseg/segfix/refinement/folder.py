@@ -7,11 +7,15 @@ to the txt file), warps each mask and copies the txt. Offsets are found by stem
 (:class:`~ocseg.segfix.offsets.store.OffsetStore`); inputs without offsets are an error listing
 them, or copied unchanged with ``missing="copy"``. Before the first output is written every
 offset file is checked complete and of its input's size from their headers (``_check``), so a
-truncated or mismatched file stops the run with nothing written. Semantic outputs that exist are
-kept (an interrupted run resumes) unless ``overwrite``; with ground truth they are scored as
-they are. With ground truth, each worker also returns the confusion matrix and per-class
-boundary F of the input and of the refined labels, and how refinement changed the image's
-pixels (:func:`~ocseg.metrics.per_image.change_counts`, for the report).
+truncated or mismatched file stops the run with nothing written. Paths that come from the
+inputs stay inside their folders (:mod:`ocseg.io.contained`): an instance list's mask paths
+inside the submission's folder and the output folder, an input that is a symbolic link out of
+``input`` is refused, as is an offsets entry leading out of ``offsets``, all before the first
+output. Semantic outputs that exist are kept (an interrupted run resumes) unless
+``overwrite``; with ground truth they are scored as they are. With ground truth, each worker
+also returns the confusion matrix and per-class boundary F of the input and of the refined
+labels, and how refinement changed the image's pixels
+(:func:`~ocseg.metrics.per_image.change_counts`, for the report).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 from ocseg.data.label_map import LabelMap
 from ocseg.errors import OcsegError, require_dir, require_output_dir
 from ocseg.io.atomic import atomic_path
+from ocseg.io.contained import contained, links_inside
 from ocseg.io.image_io import read_label_png, write_label_png
 from ocseg.io.parallel import run_parallel
 from ocseg.segfix.offsets.store import OffsetRef, OffsetStore, load_offsets, match_key, offsets_size_of
@@ -65,6 +70,7 @@ class _Job:
     gt: Path | None = None
     evaluation: Evaluation | None = None
     keep: bool = False  # the output exists from an earlier run: only scored
+    mode: str = "semantic"
 
 
 @dataclass
@@ -84,18 +90,56 @@ def _score(pred: np.ndarray, gt: np.ndarray, ev: Evaluation) -> tuple:
     return cm, boundary_f_score(pred, gt, ev.num_classes, ev.ignore_index, **tolerance)
 
 
+def _listed_masks(job: _Job) -> list[str]:
+    """The mask paths an instance submission lists, each checked to stay inside the
+    submission's folder and, written, inside the output folder (:mod:`ocseg.io.contained`)."""
+    try:
+        text = job.source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OcsegError(f"instance submission '{job.source}' cannot be read as text ({exc}); "
+                         "replace it") from None
+    names: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            parts = line.split()
+            if len(parts) != 3:
+                raise OcsegError(f"'{job.source}' line {number} is not '<mask.png> <classId> <score>'")
+            what = f"mask path (line {number})"
+            contained(job.source.parent, parts[0], job.source, what)
+            contained(job.target.parent, parts[0], job.source, what)
+            names.append(parts[0])
+    return names
+
+
 def _check(job: _Job) -> None:
-    """Raise :class:`OcsegError` now for what would stop the job half-way: offsets that cannot be
-    read, or of another size than the semantic input."""
+    """Raise :class:`OcsegError` now for what would stop the job half-way, or write where it
+    must not: an instance list naming masks outside its folder or missing, an input that does
+    not decode, offsets that cannot be read, or of another size than the input; a ground truth
+    to score against of another size than the input."""
+    masks = []
+    if job.mode == "instance":
+        masks = [job.source.parent / name for name in _listed_masks(job)]
+        for mask in masks:
+            if not mask.is_file():
+                raise OcsegError(f"instance mask '{mask}' listed in '{job.source}' not found")
+    from ocseg.data.preflight import image_size
+
+    sized = [(job.source, "label")] if job.mode == "semantic" else [(m, "instance mask") for m in masks]
+    # every input decodes: a PNG's chunks and checksums, without inflating it (~1 ms)
+    sizes = [(source, what, image_size(source, what)) for source, what in sized]
+    if job.evaluation is not None and job.gt is not None and sizes:
+        width, height = sizes[0][2]
+        gt_width, gt_height = image_size(job.gt, "label", verify=False)
+        if (gt_height, gt_width) != (height, width):
+            raise OcsegError(f"ground truth '{job.gt}' is {gt_width}×{gt_height} but prediction "
+                             f"'{job.source}' is {width}×{height}; score predictions of the split's "
+                             "own images (check split=, dataset= and dataset.root=)")
     if job.offsets is None:
         return
     size = offsets_size_of(job.offsets)
-    if job.source.suffix.lower() == ".png":
-        from ocseg.data.preflight import image_size
-
-        width, height = image_size(job.source, "label", verify=False)  # a header: ~0.1 ms
+    for source, what, (width, height) in sizes:
         if (height, width) != size:
-            raise OcsegError(f"label '{job.source}' is {width}×{height} but its offset map "
+            raise OcsegError(f"{what} '{source}' is {width}×{height} but its offset map "
                              f"'{job.offsets}' is {size[1]}×{size[0]}; offsets "
                              "must be predicted at the label's size (predict offsets for the same "
                              "images)")
@@ -135,13 +179,7 @@ def _semantic(job: _Job) -> _Result:
 
 def _instance(job: _Job) -> _Result:
     folder, out_folder = job.source.parent, job.target.parent
-    names: list[str] = []
-    for number, line in enumerate(job.source.read_text().splitlines(), start=1):
-        if line.strip():
-            parts = line.split()
-            if len(parts) != 3:
-                raise OcsegError(f"'{job.source}' line {number} is not '<mask.png> <classId> <score>'")
-            names.append(parts[0])
+    names = _listed_masks(job)
     result = _Result()
     if job.offsets is None:
         for name in names:
@@ -211,6 +249,7 @@ def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | 
     store = OffsetStore(offsets, mode=mode)
     scale = int(scale) if scale is not None else (SEMANTIC_SCALE if mode == "semantic" else INSTANCE_SCALE)
     files = _inputs(source_dir, mode, glob)
+    links_inside(source_dir, files, "input", "input=")
     refs = {path: store.find(path.stem) for path in files}
     absent = [p for p, ref in refs.items() if ref is None]
     if absent and missing == "error":
@@ -220,9 +259,15 @@ def refine_folder(input_dir: str | Path, offsets: str | Path, output_dir: str | 
                          f"{listed}{more}; predict offsets for these images, or set missing=copy "
                          "to copy them unchanged")
     gt = ground_truth or {}
-    jobs = [_Job(path, out_dir / path.relative_to(source_dir), refs[path], scale,
-                 gt.get(match_key(path.stem)), evaluation if mode == "semantic" else None)
+    jobs = [_Job(path, contained(out_dir, path.relative_to(source_dir).as_posix(), path, "output path"),
+                 refs[path], scale, gt.get(match_key(path.stem)),
+                 evaluation if mode == "semantic" else None, mode=mode)
             for path in files]
+    if evaluation is not None and mode == "semantic" and jobs and all(j.gt is None for j in jobs):
+        # before the first output: scores of no image are no scores
+        raise OcsegError(f"no input under '{source_dir}' matches a ground-truth label of the split to "
+                         "score against; the prediction file names must contain the image names "
+                         "(check split= and dataset=, or leave split= out)")
     if mode == "semantic" and not overwrite:
         jobs = [replace(j, keep=j.target.is_file()) for j in jobs]
         if evaluation is None:
