@@ -138,7 +138,7 @@ def test_train_predict_refine_chain(tmp_path, tiny_cfg, synthetic_root, seg_ckpt
     scores = train(cfg)
     assert {"mask_f1", "mask_accuracy", "direction_accuracy"} <= set(scores)
     # pinned: deterministic tiny run (re-pin on a deliberate change)
-    assert (scores["mask_accuracy"], scores["direction_accuracy"]) == pytest.approx((25.8667, 10.7937), abs=1e-3)
+    assert (scores["mask_accuracy"], scores["direction_accuracy"]) == pytest.approx((25.8667, 9.8798), abs=1e-3)
     ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     offsets = tmp_path / "offsets"
     summary = predict_offsets(compose("predict_offsets", [
@@ -183,7 +183,7 @@ def test_chain_on_a_folder_dataset(tmp_path, synthetic_root):
         "data.num_workers=0", "schedule.max_steps=2", "schedule.val_every=2",
         "trainer.enable_progress_bar=false", "~callbacks.progress_bar"]))
     # pinned: deterministic tiny run (re-pin on a deliberate change)
-    assert (scores["mask_f1"], scores["direction_accuracy"]) == pytest.approx((0.0, 9.3082), abs=1e-3)
+    assert (scores["mask_f1"], scores["direction_accuracy"]) == pytest.approx((0.0, 7.9287), abs=1e-3)
     offsets = tmp_path / "offsets"
     summary = predict_offsets(compose("predict_offsets", [
         *folder, "split=val", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
