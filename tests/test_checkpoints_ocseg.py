@@ -167,3 +167,36 @@ def test_eval_needs_no_model_or_dataset_for_an_ocseg_checkpoint(tiny, tmp_path, 
     errors = [line for line in wrong.stderr.splitlines() if line.startswith("error:")]
     assert wrong.returncode == 2 and len(errors) == 1 and "model=hrnet48_ocr" in errors[0]
     assert "Traceback" not in wrong.stderr and not (tmp_path / "wrong" / "label").exists()
+
+
+def _count_reads(monkeypatch) -> list[str]:
+    reads: list[str] = []
+    load = torch.load
+
+    def counting(f, *args, **kwargs):
+        reads.append(str(f))
+        return load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", counting)
+    return reads
+
+
+def test_eval_and_ocseg_load_read_the_checkpoint_once(tiny, tmp_path, synthetic_root, monkeypatch):
+    """eval.py's command-line completion hands the file it read to the task (as ``hydra_app``
+    does); ``ocseg.load`` reads once for the facts and the weights."""
+    import ocseg
+    from ocseg.checkpoints.identity import complete_from_checkpoint
+    from ocseg.tasks.evaluate import evaluate
+
+    _, _, path = tiny
+    reads = _count_reads(monkeypatch)
+    args, extra = complete_from_checkpoint([
+        f"ckpt_path={path}", f"dataset.root={synthetic_root}", f"output_dir={tmp_path / 'out'}",
+        f"paths.output_dir={tmp_path}", "data.num_workers=0", "trainer.enable_progress_bar=false", *GENERATOR])
+    assert reads == [str(path)] and extra["checkpoint"].content_for(path) is not None
+    assert extra["checkpoint"].content_for(tmp_path / "other.ckpt") is None
+    metrics = evaluate(compose("eval", args), **extra)
+    assert metrics["num_images"] == 4 and reads == [str(path)]
+    reads.clear()
+    segmenter = ocseg.load(path)
+    assert reads == [str(path)] and segmenter.task == "segmentation"

@@ -4,24 +4,35 @@ installed library, and a library version outside the tested range stops it with 
 from __future__ import annotations
 
 import os
+import pickle
+import re
 import subprocess
 import sys
+from importlib.metadata import version as installed
 
+import fsspec.utils
+import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from helpers.config import CONF, REPO
 from ocseg.compat import (
+    NUMPY_SCALAR,
     TESTED,
     CompatError,
     compose_apart,
     hydra_errors_raised,
     job_outcome,
+    private_name,
     raised_by_hydra,
     require_tested,
     spawned_error_message,
     worker_error_message,
 )
 from ocseg.errors import OcsegError
+from ocseg.lightning.checkpoint_io import is_local
+from ocseg.models.layers.norm_act import BATCH_NORMS
 
 
 def test_installed_libraries_are_in_the_tested_range():
@@ -140,3 +151,41 @@ def test_the_private_names_live_in_compat_only():
                             r"\._return_value", str(REPO / "src" / "ocseg")], capture_output=True, text=True)
     files = sorted(os.path.relpath(p, REPO) for p in found.stdout.split())
     assert files == ["src/ocseg/compat.py"], files
+
+
+# ---- private names, and the public routes that replaced others ---------------------------------
+def test_the_tested_versions_name_the_pins():
+    pins = dict(re.findall(r'"([\w-]+)==([\w.]+)"', (REPO / "pyproject.toml").read_text()))
+    for dist, (_, _, pin) in TESTED.items():
+        assert pins[dist] == pin, dist
+        assert installed(dist).split("+")[0] == pin, dist
+
+
+def test_a_missing_private_name_is_one_line_naming_it_and_the_versions():
+    with pytest.raises(CompatError, match=r"^numpy \S+ has no numpy\._core\.gone \(ocseg\.compat was "
+                                          r"tested with numpy 2\.3\.5\).*pyproject\.toml"):
+        private_name("numpy._core.gone", "numpy")
+
+
+def test_numpy_scalar_is_what_a_pickled_numpy_scalar_calls():
+    rebuild, _ = np.float64(80.6).__reduce__()
+    assert rebuild is NUMPY_SCALAR
+    assert b"_core.multiarray" in pickle.dumps(np.float64(80.6))
+
+
+def test_batch_norms_cover_every_batchnorm_class_of_torch_nn():
+    """What the private ``_BatchNorm`` base covered: every non-lazy BatchNorm of torch.nn (a
+    lazy one turns into one of these on its first call)."""
+    found = {cls for name, cls in vars(nn).items()
+             if isinstance(cls, type) and "BatchNorm" in name and not name.startswith("Lazy")}
+    assert found == set(BATCH_NORMS)
+    lazy = nn.LazyBatchNorm2d()
+    lazy(torch.zeros(2, 3, 4, 4))
+    assert isinstance(lazy, BATCH_NORMS)
+
+
+@pytest.mark.parametrize("path", ["/runs/x/last.ckpt", "runs/last.ckpt", "file:///runs/last.ckpt",
+                                  "s3://bucket/last.ckpt", "gs://b/last.ckpt", "memory://last.ckpt",
+                                  "simplecache::s3://bucket/last.ckpt", "C:\\runs\\last.ckpt"])
+def test_local_paths_are_what_fsspec_calls_the_file_protocol(path):
+    assert is_local(path) == (fsspec.utils.get_protocol(path) == "file")

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.config import shipped_normalize
 from ocseg.data.augment import (
     BrightnessShift,
     HorizontalFlipSwap,
@@ -35,11 +36,9 @@ from ocseg.data.normalize import ImagePad, Normalize
 from ocseg.data.transforms import pipeline, reseed
 from ocseg.errors import OcsegError
 
-NORMALIZATIONS = {
-    "imagenet_bgr": Normalize("bgr", 255.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-    "caffe_bgr": Normalize("bgr", 1.0, (102.9801, 115.9465, 122.7717), (1.0, 1.0, 1.0)),
-    "rgb": Normalize("rgb", 255.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-}
+NORMALIZATIONS = {name: shipped_normalize(name) for name in ("imagenet_bgr", "caffe_bgr")}
+_IMAGENET = NORMALIZATIONS["imagenet_bgr"]
+NORMALIZATIONS["rgb"] = Normalize("rgb", _IMAGENET.div, _IMAGENET.mean.ravel(), _IMAGENET.std.ravel())
 
 
 def formula(image: np.ndarray, norm: Normalize) -> torch.Tensor:

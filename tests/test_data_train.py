@@ -15,6 +15,12 @@ def prepared(tmp_path_factory) -> Prepared:
     return Prepared(tmp_path_factory.mktemp("fakes"))
 
 
+# val mIoU after one step on each fake dataset: pinned from the deterministic tiny run (torch 2.13.0
+# CPU, identical on two runs); re-pin after a deliberate numerics change
+MIOU_AFTER_ONE_STEP = {"cityscapes": 0.9259, "ade20k": 8.9744, "pascal_context": 4.5455, "coco_stuff": 4.8077,
+                       "lip": 0.0, "mapillary": 4.5, "mapillary_cityscapes": 8.871, "folder": 9.009}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", DATASETS)
 def test_train_runs_a_few_steps(prepared, name, tmp_path):
@@ -31,4 +37,4 @@ def test_train_runs_a_few_steps(prepared, name, tmp_path):
     assert metrics["step"] == 1
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert set(saved["per_class_iou"]) == set(cfg.dataset.class_names)
-    assert 0 <= saved["mIoU"] <= 100
+    assert saved["mIoU"] == pytest.approx(MIOU_AFTER_ONE_STEP[name], abs=1e-3)

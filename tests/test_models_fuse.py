@@ -12,15 +12,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.model_checks import bns_reading_a_conv, check_fused, randomise_bn
 from helpers.models import MODELS, small
-from ocseg.errors import OcsegError
 from ocseg.models import build_model
 from ocseg.models.backbones.hrnet_module import HRModule
-from ocseg.models.fuse import fold_batchnorms
+from ocseg.models.fuse import conv_bn_pairs, fold_batchnorms
 from ocseg.models.layers.residual import BasicBlock, Bottleneck
-
-# BNs that follow something other than a conv (ASP-OC normalises the attention context)
-UNFOLDABLE = {"r101_asp_oc": 1}
 
 
 @pytest.fixture(autouse=True)
@@ -28,75 +25,67 @@ def _one_thread(single_thread):
     """Every test here runs on one intra-op thread (see conftest.single_thread)."""
 
 
-def randomise_bn(net: nn.Module, seed: int = 0) -> None:
-    """BN statistics and affine weights away from the identity, so folding has work to do."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                n = m.num_features
-                m.running_mean.copy_(torch.randn(n, generator=g) * 0.2)
-                m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
-                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(n, generator=g) * 0.1)
-
-
-def count_bn(net: nn.Module) -> int:
-    return sum(isinstance(m, nn.BatchNorm2d) for m in net.modules())
-
-
-def check_fused(net: nn.Module, name: str, x: torch.Tensor) -> None:
-    randomise_bn(net)
-    net.eval()
-    before = net.state_dict()
-    before = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in before.items()}
-    fused = net.fuse_for_inference()
-    assert count_bn(fused) == UNFOLDABLE.get(name, 0)
-    assert all(m.weight.is_contiguous(memory_format=torch.channels_last)
-               for m in fused.modules() if isinstance(m, nn.Conv2d))
-    with torch.no_grad():
-        want, got = net(x), fused(x)
-    assert set(got) == set(want)
-    for key in want:
-        scale = want[key].abs().max().item()
-        torch.testing.assert_close(got[key], want[key], rtol=1e-4, atol=1e-5 * max(scale, 1.0))
-    # the network it was made from is untouched and still trains
-    after = net.state_dict()
-    assert set(after) == set(before)
-    assert all(torch.equal(after[k], v) if isinstance(v, torch.Tensor) else after[k] == v
-               for k, v in before.items())
-    assert count_bn(net) > count_bn(fused)
-    net.train()
-    assert all(p.requires_grad for p in net.parameters())
-    # the copy is inference-only
-    assert not fused.training and not any(p.requires_grad for p in fused.parameters())
-    with pytest.raises(OcsegError, match="fused for inference"):
-        fused.train()
-
-
 @pytest.mark.parametrize("name", MODELS)
 def test_fused_network_matches_the_unfused_one(name):
     torch.manual_seed(0)
-    check_fused(small(name), name, torch.randn(2, 3, 64, 96))
+    check_fused(small(name), torch.randn(2, 3, 64, 96))
 
 
 @pytest.mark.parametrize("name", ["hrnet48_ocr", "r101_ocr", "segfix_hrnet2x20"])
 def test_fused_full_size_benchmarked_models(name):
     """The real backbones (HRNet-W48, ResNet-101 deep stem, HRNet2x-W20 single-conv stem)."""
     torch.manual_seed(0)
-    check_fused(build_model(name, 19), name, torch.randn(1, 3, 64, 64))
+    check_fused(build_model(name, 19), torch.randn(1, 3, 64, 64))
 
 
 def test_fold_refuses_training_mode_and_skips_non_conv_pairs():
     seq = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.BatchNorm2d(4))
-    with pytest.raises(ValueError, match="eval mode"):
-        fold_batchnorms(seq)
-    randomise_bn(seq)
     x = torch.randn(2, 3, 8, 8)
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorms(seq, x)
+    randomise_bn(seq)
     want = seq.eval()(x)
-    assert fold_batchnorms(seq) == 1
+    assert fold_batchnorms(seq, x) == 1
     assert isinstance(seq[1], nn.Identity) and isinstance(seq[3], nn.BatchNorm2d)
     torch.testing.assert_close(seq(x), want, rtol=1e-5, atol=1e-6)
+
+
+class PlainAttributes(nn.Module):
+    """``bn(conv(x))`` from plain attributes in any order, a BN after a sum, a conv output read twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bn_a, self.conv_a = nn.BatchNorm2d(4), nn.Conv2d(3, 4, 3, padding=1)
+        self.conv_b, self.bn_b = nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4)
+        self.conv_c, self.bn_c = nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4)
+        self.conv_d, self.bn_d = nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = torch.relu(self.bn_a(self.conv_a(x)))
+        b = self.bn_b(self.conv_b(a) + a)            # after a sum: stays
+        c = self.conv_c(b)
+        c = self.bn_c(c) + c                         # the conv output is read twice: stays
+        return self.bn_d(self.conv_d(c))
+
+
+def test_pairs_are_found_by_tracing_not_by_module_structure():
+    net = PlainAttributes()
+    randomise_bn(net)
+    net.eval()
+    x = torch.randn(2, 3, 8, 8)
+    want = net(x)
+    assert conv_bn_pairs(net, x) == [("conv_a", "bn_a"), ("conv_d", "bn_d")]
+    assert fold_batchnorms(net, x) == 2
+    assert [type(m).__name__ for m in (net.bn_a, net.bn_b, net.bn_c, net.bn_d)] == [
+        "Identity", "BatchNorm2d", "BatchNorm2d", "Identity"]
+    torch.testing.assert_close(net(x), want, rtol=1e-5, atol=1e-5)
+
+
+def test_the_generic_check_catches_a_head_whose_bn_stays_unfolded():
+    """The guard the model tests rely on: a BN after a conv that folding skipped is reported."""
+    net = PlainAttributes().eval()
+    x = torch.randn(1, 3, 8, 8)
+    assert bns_reading_a_conv(net, x) == ["bn_a", "bn_c", "bn_d"]
 
 
 def reference_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -1,26 +1,27 @@
-"""Input normalisation against the original loaders' worked example (tests/fixtures/openseg)."""
+"""Input normalisation against the original loaders' worked example (tests/fixtures/openseg): the
+shipped ``conf/normalize/*.yaml`` each model's YAML picks gives the original's tensors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from helpers.config import shipped_normalize
 from helpers.openseg_reference import FIXTURES
 from ocseg.data.cityscapes import CITYSCAPES_TRAIN_IDS
 from ocseg.data.label_map import LabelMap
-from ocseg.data.normalize import Normalize
+from ocseg.models.cards import card
 
 EXAMPLE = np.load(FIXTURES / "preprocess.npz")
-HRNET = dict(channel_order="bgr", div=255.0, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
-CAFFE = dict(channel_order="bgr", div=1.0, mean=(102.9801, 115.9465, 122.7717), std=(1.0, 1.0, 1.0))
 
 
-@pytest.mark.parametrize("config,stats", [("H_48_D_4", HRNET), ("H_SEGFIX", HRNET),
-                                          ("R_101_D_8", CAFFE)])
-def test_normalisation_matches_the_original_loader(config, stats):
+# the original's config (its normalisation) → an ocseg model that reproduces that network
+@pytest.mark.parametrize("config,model", [("H_48_D_4", "hrnet48_ocr"), ("H_SEGFIX", "segfix_hrnet48"),
+                                          ("R_101_D_8", "r101_ocr")])
+def test_normalisation_matches_the_original_loader(config, model):
     bgr = EXAMPLE["image_rgb_u8"][..., ::-1]
     assert np.array_equal(bgr, EXAMPLE[f"loaded_{config}"])  # the original read BGR
-    ours = Normalize(**stats)(np.ascontiguousarray(bgr)).numpy()
+    ours = shipped_normalize(card(model).normalize)(np.ascontiguousarray(bgr)).numpy()
     np.testing.assert_allclose(ours, EXAMPLE[f"normalized_{config}"], rtol=0, atol=1e-5)
 
 

@@ -188,3 +188,21 @@ def test_values_that_only_fail_together_are_one_line_before_any_output(tool, opt
     assert rc == 2 and "Traceback" not in stderr, stderr[-3000:]
     assert errors == [expected.format(preds=preds, root=synthetic_root)]
     assert not (case / "out").exists() or not [p for p in (case / "out").rglob("*") if p.is_file()]
+
+
+def test_a_value_known_only_when_the_run_starts_is_not_refused_before(tmp_path):
+    """eval's output_dir is ${paths.output_dir} → ${hydra:runtime.output_dir}: before the run it
+    reads None whenever Hydra's config of an earlier run is still set (as the compose helper
+    leaves it); the check leaves it to the run. A null given on the command line is refused."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from helpers.config import compose
+    from ocseg.app.validation import OptionError, validate
+
+    ckpt = tmp_path / "x.ckpt"
+    ckpt.write_bytes(b"x")
+    cfg = compose("eval", [f"ckpt_path={ckpt}"])
+    assert HydraConfig.initialized() and cfg.output_dir is None     # what the check would have seen
+    validate("eval", cfg)
+    with pytest.raises(OptionError, match=r"^output_dir=null: required"):
+        validate("eval", compose("eval", [f"ckpt_path={ckpt}", "output_dir=null"]))

@@ -18,7 +18,7 @@ def test_tiny_fit_decreases_loss_and_writes_checkpoint_and_metrics(tiny_cfg, tmp
     # loss decreased: compare the mean of the first and last logged train losses
     import csv
 
-    rows = list(csv.DictReader(open(run / "csv" / "metrics.csv")))
+    rows = list(csv.DictReader((run / "csv" / "metrics.csv").read_text().splitlines()))
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert len(losses) >= 20
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
@@ -34,7 +34,8 @@ def test_tiny_fit_decreases_loss_and_writes_checkpoint_and_metrics(tiny_cfg, tmp
     # metrics.json in the run dir, percent, per-class keyed by name
     saved = json.loads((run / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics))
-    assert 0 < saved["mIoU"] <= 100
+    # pinned: deterministic tiny run (re-pin on a deliberate change)
+    assert saved["mIoU"] == pytest.approx(19.5131, abs=1e-3)
     assert set(saved["per_class_iou"]) == set(cfg.dataset.class_names)
     assert saved["per_class_iou"]["wall"] is None  # never in the synthetic data
-    assert 0 < saved["pixel_accuracy"] <= 100
+    assert saved["pixel_accuracy"] == pytest.approx(62.1521, abs=1e-3)

@@ -38,7 +38,8 @@ def start(cmd: list[str], out: Path) -> subprocess.Popen:
     # one intra-op thread: OpenMP spin-waiting on a shared 2-core machine is many times slower
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1",
                NO_ALBUMENTATIONS_UPDATE="1")
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(out, "w"), stderr=subprocess.STDOUT)
+    with open(out, "w") as log:   # the child writes through its own copy of the handle
+        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def wait_for(predicate, proc: subprocess.Popen, timeout: float = 240.0, poll: float = 0.05):

@@ -107,7 +107,7 @@ def test_skip_nonfinite_skips_the_batch_and_changes_nothing(tiny_cfg, tmp_path, 
     assert all(torch.isfinite(v).all() for v in recorder.after[5]["params"].values())
     assert all(torch.isfinite(v).all() for v in recorder.after[5]["buffers"].values()
                if v.is_floating_point())
-    rows = [r for r in csv.DictReader(open(tmp_path / "run" / "csv" / "metrics.csv"))
+    rows = [r for r in csv.DictReader((tmp_path / "run" / "csv" / "metrics.csv").read_text().splitlines())
             if r.get("train/skipped_nonfinite")]
     counts = {int(r["step"]): float(r["train/skipped_nonfinite"]) for r in rows}
     assert counts == {s: float(s >= BAD_STEP) for s in range(6)}

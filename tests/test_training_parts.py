@@ -23,6 +23,25 @@ def test_poly_decay_and_warmup_values():
     assert math.isclose(warm(10), 0.9 ** 0.9)
 
 
+def test_the_scheduler_is_a_partial_next_to_the_optimizer(tiny_cfg):
+    """Poly by default, stepped per optimizer step; any torch scheduler from the command line."""
+    cfg = tiny_cfg("schedule.lr=0.02", "schedule.max_steps=10")
+    schedule = instantiate(cfg.module, _convert_="object").configure_optimizers()["lr_scheduler"]
+    scheduler = schedule["scheduler"]
+    assert (schedule["interval"], schedule["frequency"]) == ("step", 1)
+    assert isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR)
+    for _ in range(5):
+        scheduler.optimizer.step()
+        scheduler.step()
+    assert scheduler.get_last_lr()[0] == pytest.approx(0.02 * 0.5 ** 0.9)
+    constant = tiny_cfg("schedule.lr=0.02", "~schedule.scheduler.lr_lambda",
+                        "schedule.scheduler._target_=torch.optim.lr_scheduler.ConstantLR",
+                        "+schedule.scheduler.factor=0.5")
+    scheduler = instantiate(constant.module, _convert_="object").configure_optimizers()["lr_scheduler"]["scheduler"]
+    assert isinstance(scheduler, torch.optim.lr_scheduler.ConstantLR)
+    assert scheduler.get_last_lr()[0] == pytest.approx(0.01)
+
+
 def test_two_parameter_groups_with_head_multiplier(tiny_cfg):
     cfg = tiny_cfg("schedule.lr=0.02", "schedule.head_lr_mult=10", "schedule.warmup_steps=2")
     module = instantiate(cfg.module, _convert_="object")

@@ -5,12 +5,27 @@ somewhere else: each shim first checks that the library's installed version is o
 tested with (:func:`require_tested`; outside that range it stops with one :class:`CompatError`
 line naming the library, the version found and the pin). ``tests/test_compat.py`` tests each shim
 against the installed library. One section per library; where a public route exists it is used
-and the shim only documents the behaviour it relies on.
+and the shim only documents the behaviour it relies on. A private name (a leading underscore) is
+resolved once, when ocseg imports it (:func:`private_name`): a library that lost it fails here,
+in one line naming the name and the versions, not at a user's resume or evaluation.
+
+What moved out of the code to public routes instead:
+
+- **Lightning**: none left. ``last.ckpt`` is written by ``ModelCheckpoint(save_last=True,
+  every_n_train_steps=…)`` and :class:`~ocseg.lightning.LastCheckpoint` (an
+  ``OnExceptionCheckpoint``) through public hooks and ``Trainer.save_checkpoint``; the atomic
+  writer tells local paths apart itself (:mod:`ocseg.lightning.checkpoint_io`).
+- **torch**: BatchNorm layers of any dimension are the public classes of
+  :data:`ocseg.models.layers.norm_act.BATCH_NORMS` (not ``nn.modules.batchnorm._BatchNorm``);
+  BN folding traces with the public ``torch.overrides.TorchFunctionMode``.
+- **Hydra**: ``HYDRA_FULL_ERROR`` instead of patching ``run_and_report``; ``GlobalHydra``'s public
+  methods instead of its backup helpers.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.metadata
 import os
 import re
@@ -19,8 +34,8 @@ from typing import Any, Iterator, Sequence
 
 from ocseg.errors import OcsegError
 
-__all__ = ["CompatError", "TESTED", "require_tested", "hydra_errors_raised", "raised_by_hydra", "compose_apart",
-           "job_outcome", "worker_error_message", "spawned_error_message"]
+__all__ = ["CompatError", "TESTED", "require_tested", "private_name", "NUMPY_SCALAR", "hydra_errors_raised",
+           "raised_by_hydra", "compose_apart", "job_outcome", "worker_error_message", "spawned_error_message"]
 
 
 class CompatError(OcsegError):
@@ -32,6 +47,7 @@ class CompatError(OcsegError):
 TESTED: dict[str, tuple[tuple[int, ...], tuple[int, ...], str]] = {
     "hydra-core": ((1, 3), (1, 4), "1.3.8"),
     "torch": ((2, 13), (2, 14), "2.13.0"),
+    "numpy": ((2, 0), (2, 4), "2.3.5"),
 }
 
 
@@ -55,6 +71,26 @@ def require_tested(dist: str, shim: str, version: str | None = None) -> None:
         raise CompatError(f"{shim} (ocseg.compat) was tested with {dist} {tested}, but {found} is "
                           f"installed; install {dist}=={pin} (pyproject.toml pins it) or update "
                           "ocseg/compat.py for this version")
+
+
+def private_name(dotted: str, dist: str) -> Any:
+    """The object at ``dotted`` (``"numpy._core.multiarray.scalar"``), or one :class:`CompatError`
+    naming it, the installed version of ``dist`` and the pin."""
+    module, _, attr = dotted.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        pin = TESTED[dist][2]
+        raise CompatError(f"{dist} {_installed(dist)} has no {dotted} (ocseg.compat was tested with "
+                          f"{dist} {pin}); install {dist}=={pin} (pyproject.toml pins it) or update "
+                          "ocseg/compat.py for this version") from None
+
+
+# ---- numpy ---------------------------------------------------------------------------------
+#: How a pickled numpy scalar is rebuilt (the original's checkpoints hold one in
+#: ``config_dict["performance"]``): ``torch.load(weights_only=True)`` must be allowed this exact
+#: global, and numpy 2 has no public name for it (torch's own docs allow-list it the same way).
+NUMPY_SCALAR = private_name("numpy._core.multiarray.scalar", "numpy")
 
 
 # ---- Hydra ---------------------------------------------------------------------------------

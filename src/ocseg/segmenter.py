@@ -269,10 +269,12 @@ def load(path: str | Path, *, model: str | None = None, dataset: str | None = No
         dataset = dataset or (entry.dataset if num_classes is None else None)
         path = zoo_checkpoint(path)
 
-    stored = stored_config(read_checkpoint(path, trust=bool(trust_checkpoint), option="path"))
+    # read once, handed to load_network
+    content = read_checkpoint(path, trust=bool(trust_checkpoint), option="path")
+    stored = stored_config(content)
     cfg = _network_config(path, stored, model, dataset, num_classes, overrides)
     source = stored if stored is not None and stored.get("task") is not None else cfg
     task = str(source.task.name) if source is not None else "segmentation"
     expect = "segfix" if task in _SEGFIX_TASKS else "segmentation"
-    net, config, _ = load_network(path, expect, cfg, strict=strict, trust=trust_checkpoint)
+    net, config, _ = load_network(path, expect, cfg, strict=strict, trust=trust_checkpoint, content=content)
     return Segmenter(net, config, device)

@@ -62,6 +62,14 @@ def compose(config_name: str = "train", overrides: list[str] | None = None):
     return cfg
 
 
+def shipped_normalize(name: str):
+    """The ``Normalize`` of the shipped ``conf/normalize/<name>.yaml`` (imagenet_bgr, caffe_bgr)."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    return instantiate(OmegaConf.load(CONF / "normalize" / f"{name}.yaml"))
+
+
 def eval_cfg(root: Path, ckpt: Path, out: Path, *overrides: str):
     """``eval.yaml`` for ``ckpt`` on the tiny synthetic dataset at ``root``, writing to ``out``."""
     return compose("eval", [

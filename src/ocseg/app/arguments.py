@@ -12,7 +12,7 @@ later), so the error comes in a fraction of a second rather than after importing
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from ocseg.app.last_run import given, resolve_last
 from ocseg.app.schemas import SCHEMAS
@@ -43,23 +43,25 @@ def renamed(config_name: str, args: Sequence[str]) -> list[str]:
     return out
 
 
-def from_checkpoint(args: Sequence[str], tool: str, last_of: str | None = None, recipe: bool = False) -> list[str]:
+def from_checkpoint(args: Sequence[str], tool: str, last_of: str | None = None,
+                    recipe: bool = False) -> tuple[list[str], dict[str, Any]]:
     """``args`` of ``tool`` (its primary config name) with ``ckpt_path=last`` resolved to the newest
     training run of ``last_of`` (``"segmentation"`` or ``"segfix"``; None: no ``last`` for this
     tool) and the ``model=``/``dataset=`` of the ocseg checkpoint added where not given, or for
     ``zoo:<name>`` its ``experiment=`` when ``recipe``
-    (:func:`ocseg.checkpoints.identity.checkpoint_overrides`). A ``ckpt_path=`` that the tool's
-    schema refuses is refused here already, before Hydra composes and torch is imported
+    (:func:`ocseg.checkpoints.identity.complete_from_checkpoint`), with the task's keyword
+    arguments (the checkpoint read here: the task does not read it again). A ``ckpt_path=`` that
+    the tool's schema refuses is refused here already, before Hydra composes and torch is imported
     (:class:`~ocseg.app.validation.OptionError`); a sweep (``a,b``) or an interpolation is left
     to the option check of each job and to the task."""
     if last_of is not None:
         args = resolve_last(args, segfix=last_of == "segfix")
     path = given(args, "ckpt_path")
     if not path or path == "null" or "," in path or "${" in path:
-        return list(args)
+        return list(args), {}
     problem = SCHEMAS[tool]["ckpt_path"].problem(path)
     if problem is not None:
         raise OptionError(f"ckpt_path={path}: {problem}")
-    from ocseg.checkpoints.identity import checkpoint_overrides  # torch
+    from ocseg.checkpoints.identity import complete_from_checkpoint  # torch
 
-    return checkpoint_overrides(args, recipe=recipe)
+    return complete_from_checkpoint(args, recipe=recipe)

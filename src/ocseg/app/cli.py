@@ -14,15 +14,18 @@ creates the run folder).
 
 ``ocseg-eval``, ``ocseg-predict-offsets`` and ``ocseg-export`` complete their command line from an
 ocseg checkpoint or a ``zoo:<name>`` before Hydra composes it
-(:func:`ocseg.checkpoints.identity.checkpoint_overrides`), ``ckpt_path=last`` (eval,
+(:func:`ocseg.checkpoints.identity.complete_from_checkpoint`), ``ckpt_path=last`` (eval,
 predict_offsets) first becoming the newest training run's ``last.ckpt`` (:mod:`ocseg.app.last_run`);
 a checkpoint file that does not exist is refused there, by the rule of the tool's schema, before
-torch is imported (:mod:`ocseg.app.arguments`).
+torch is imported (:mod:`ocseg.app.arguments`). A file read there is handed to the task, which
+then does not read it again.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import re
 import sys
 from typing import Any, Callable
@@ -154,11 +157,12 @@ def _is_job_override(arg: str) -> bool:
 
 
 def hydra_app(config_name: str, task: str,
-              complete: Callable[[list[str]], list[str]] | None = None) -> Any:
+              complete: Callable[[list[str]], tuple[list[str], dict[str, Any]]] | None = None) -> Any:
     """Run the tool whose config is ``conf/<config_name>.yaml`` and whose work is ``task``
     (``"package.module:function"``) on the command line in ``sys.argv``, first completed by
-    ``complete`` (``args -> args``) when given. The options are checked (its schema in
-    :mod:`ocseg.app.schemas`) before the run folder is created."""
+    ``complete`` (``args -> (args, task keyword arguments)``) when given; the keyword arguments the
+    task takes reach it in a single run (a sweep's jobs read for themselves). The options are
+    checked (its schema in :mod:`ocseg.app.schemas`) before the run folder is created."""
     if "--help" in sys.argv[1:] or "-h" in sys.argv[1:]:
         # Hydra's own --help takes seconds to list the groups; a per-tool text, without Hydra
         from ocseg.app.tool_help import help_text
@@ -171,6 +175,7 @@ def hydra_app(config_name: str, task: str,
     from ocseg.app.arguments import renamed
     from ocseg.config import config_dir
 
+    extra: dict[str, Any] = {}
     args = renamed(config_name, sys.argv[1:])
     if "--hydra-help" in args:
         # Hydra's own help composes only Hydra's config: a tool's key (ckpt_path=…) would stop it
@@ -178,7 +183,7 @@ def hydra_app(config_name: str, task: str,
         args = [a for a in args if not _is_job_override(a)]
     elif complete is not None:
         try:
-            args = complete(args)
+            args, extra = complete(args)
         except OcsegError as exc:
             exit_with_error(user_message(exc) or str(exc))
     sys.argv[1:] = args
@@ -191,6 +196,9 @@ def hydra_app(config_name: str, task: str,
             run_task(lambda job_cfg: validate(config_name, job_cfg), cfg)
         function = _function(task)  # imports the task's libraries (Lightning for most)
         lightning_to_run_log()
+        accepted = {k: v for k, v in extra.items() if k in inspect.signature(function).parameters}
+        if accepted and not _in_multirun():
+            function = functools.partial(function, **accepted)
         return run_task(function, cfg)
 
     try:
@@ -206,19 +214,19 @@ def hydra_app(config_name: str, task: str,
         exit_with_error(message)
 
 
-def _segmentation_checkpoint(args: list[str]) -> list[str]:
+def _segmentation_checkpoint(args: list[str]) -> tuple[list[str], dict[str, Any]]:
     from ocseg.app.arguments import from_checkpoint
 
     return from_checkpoint(args, "eval", last_of="segmentation", recipe=True)
 
 
-def _segfix_checkpoint(args: list[str]) -> list[str]:
+def _segfix_checkpoint(args: list[str]) -> tuple[list[str], dict[str, Any]]:
     from ocseg.app.arguments import from_checkpoint
 
     return from_checkpoint(args, "predict_offsets", last_of="segfix")
 
 
-def _any_checkpoint(args: list[str]) -> list[str]:
+def _any_checkpoint(args: list[str]) -> tuple[list[str], dict[str, Any]]:
     from ocseg.app.arguments import from_checkpoint
 
     return from_checkpoint(args, "export")

@@ -19,6 +19,7 @@ composing and before it creates the run folder, so a refused option leaves nothi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -71,10 +72,35 @@ def _aliased(cfg: DictConfig, key: str, schema: dict) -> str | None:
     return option if pointing else None
 
 
+def _raw(cfg: DictConfig, key: str) -> str | None:
+    """The interpolation ``key`` holds, unresolved (``"${paths.output_dir}"``), else None."""
+    parent, _, leaf = key.rpartition(".")
+    try:
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        if not isinstance(node, DictConfig) or leaf not in node or not OmegaConf.is_interpolation(node, leaf):
+            return None
+        return str(OmegaConf.to_container(node, resolve=False)[leaf])
+    except OmegaConfBaseException:
+        return None
+
+
 def _value(cfg: DictConfig, key: str) -> Any:
     """The resolved value of ``key``, or ``_ABSENT`` when the config has no such key or it cannot
     be resolved yet (``${hydra:runtime.output_dir}`` before the run starts; a broken
     interpolation is reported when the task reads it). A node is returned as its DictConfig."""
+    seen = set()
+    raw = _raw(cfg, key)
+    while raw is not None and key not in seen:
+        # a value known only once the run starts (``${hydra:runtime.output_dir}``, which reads
+        # None, not an error, whenever Hydra's config of an earlier run is still set)
+        if raw.startswith("${hydra:"):
+            return _ABSENT
+        target = re.fullmatch(r"\$\{([\w.]+)\}", raw)
+        if target is None:
+            break
+        seen.add(key)
+        key = target.group(1)
+        raw = _raw(cfg, key)
     try:
         value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=True)
     except OmegaConfBaseException:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from ocseg.checkpoints.files import checkpoint_kind, read_checkpoint
 from ocseg.checkpoints.ocseg import CONFIG_KEY
@@ -20,8 +20,9 @@ from ocseg.config import options
 from ocseg.errors import OcsegError
 from ocseg.models.cards import CARDS
 
-__all__ = ["SEGFIX_TASKS", "segfix_models", "checkpoint_identity", "checkpoint_choices",
-           "checkpoint_overrides", "recipe_overrides", "check_checkpoint_matches", "check_task",
+__all__ = ["SEGFIX_TASKS", "ReadCheckpoint", "segfix_models", "checkpoint_identity", "checkpoint_choices",
+           "checkpoint_overrides", "recipe_overrides", "complete_from_checkpoint",
+           "check_checkpoint_matches", "check_task",
            "check_segfix_checkpoint"]
 
 SEGFIX_TASKS = ("segfix", "segfix_instance")
@@ -63,7 +64,20 @@ def checkpoint_choices(obj: dict[str, Any]) -> dict[str, str]:
 _OVERRIDE = re.compile(r"^[+~]{0,2}([\w.]+)=(.*)$")
 
 
-def checkpoint_overrides(args: Sequence[str], recipe: bool = False) -> list[str]:
+class ReadCheckpoint(NamedTuple):
+    """A checkpoint file already read (safely, as :func:`~ocseg.checkpoints.read_checkpoint`
+    reads), handed on so the network loader does not read it again."""
+
+    path: str
+    content: dict[str, Any]
+
+    def content_for(self, path: Any) -> dict[str, Any] | None:
+        """The content when ``path`` names this file (the run's ``ckpt_path``), else None."""
+        return self.content if str(path) == self.path else None
+
+
+def complete_from_checkpoint(args: Sequence[str], recipe: bool = False
+                             ) -> tuple[list[str], dict[str, ReadCheckpoint]]:
     """A tool's command line ``args`` plus ``model=`` / ``dataset=`` of the ocseg checkpoint in
     ``ckpt_path=``, for each of the two it does not give: eval and predict_offsets then need
     neither, their run config (and ``.hydra/overrides.yaml``) says what was used, and
@@ -74,22 +88,31 @@ def checkpoint_overrides(args: Sequence[str], recipe: bool = False) -> list[str]
 
     ``ckpt_path=zoo:<name>`` adds the row's ``experiment=<name>`` when ``recipe`` (a tool that
     composes recipes: eval), else its ``model=`` and ``dataset=`` (no file is read or fetched here).
+
+    Also returns the task's keyword arguments: ``{"checkpoint": ReadCheckpoint}`` when the file
+    was read here (the task then does not read it again), else ``{}``.
     """
     values = {m.group(1): m.group(2).strip("'\"") for m in map(_OVERRIDE.match, args) if m}
     path = values.get("ckpt_path", "")
     if is_zoo_name(path):
-        return zoo_overrides(list(args), values, recipe)
+        return zoo_overrides(list(args), values, recipe), {}
     if "experiment" in values or not path or "," in path:
-        return list(args)
+        return list(args), {}
     missing = [group for group in ("model", "dataset") if group not in values]
     if not missing:
-        return list(args)
+        return list(args), {}
     try:
         obj = read_checkpoint(path, trust=values.get("trust_checkpoint", "").lower() == "true")
     except OcsegError:
-        return list(args)
+        return list(args), {}
     choices = checkpoint_choices(obj)
-    return list(args) + [f"{group}={choices[group]}" for group in missing if group in choices]
+    added = [f"{group}={choices[group]}" for group in missing if group in choices]
+    return list(args) + added, {"checkpoint": ReadCheckpoint(path, obj)}
+
+
+def checkpoint_overrides(args: Sequence[str], recipe: bool = False) -> list[str]:
+    """The command line of :func:`complete_from_checkpoint`, without what it read."""
+    return complete_from_checkpoint(args, recipe)[0]
 
 
 def recipe_overrides(args: Sequence[str]) -> list[str]:

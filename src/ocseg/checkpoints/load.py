@@ -91,7 +91,8 @@ def _instantiate(net_cfg: DictConfig) -> nn.Module:
 
 
 def load_network(path: str | Path, expect: str = "segmentation", cfg: DictConfig | None = None, *,
-                 strict: bool = True, trust: bool | None = None, fuse: bool = True) -> LoadedNetwork:
+                 strict: bool = True, trust: bool | None = None, fuse: bool = True,
+                 content: dict[str, Any] | None = None) -> LoadedNetwork:
     """The network of checkpoint ``path`` (``zoo:<name>``: that released file, fetched on first
     use) with its weights, in eval mode.
 
@@ -104,11 +105,13 @@ def load_network(path: str | Path, expect: str = "segmentation", cfg: DictConfig
         fuse: return the inference-only copy of :meth:`~ocseg.models.SegmentationNet.fuse_for_inference`
             (BatchNorm folded into the convolutions, ``channels_last``; what eval, offset
             prediction and :func:`ocseg.load` run); False keeps the trainable network.
+        content: the file's content when the caller already read it (with
+            :func:`~ocseg.checkpoints.read_checkpoint`), so it is not read twice.
     """
     if expect not in EXPECT:
         raise ValueError(f"expect must be one of {EXPECT}, got {expect!r}")
     p = Path(resolve_checkpoint(path))
-    obj = read_checkpoint(p, trust=trust)
+    obj = read_checkpoint(p, trust=trust) if content is None else content
     check_task(obj, p, expect)
     if cfg is not None:
         _check_run(obj, p, expect, cfg)

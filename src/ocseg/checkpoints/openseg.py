@@ -27,7 +27,7 @@ from torch import nn
 from ocseg.checkpoints.files import report_key_mismatch
 from ocseg.errors import OcsegError
 from ocseg.models.cards import models_with_layout, original_layouts
-from ocseg.models.layers.norm_act import NormAct, set_norm_act_slope
+from ocseg.models.layers.norm_act import BATCH_NORMS, NormAct, set_norm_act_slope
 from ocseg.models.layouts import BACKBONE_RENAMES, Layout
 
 __all__ = ["load_openseg_state", "original_key_names", "detect_layout", "detect_era", "layout_models",
@@ -160,7 +160,7 @@ def load_openseg_state(net: nn.Module, obj: Mapping[str, Any], path: str | Path,
                if o in state and tuple(state[o].shape) == tuple(own[q].shape)}
     if era == "inplace_abn":
         for name, module in net.named_modules():
-            if isinstance(module, nn.modules.batchnorm._BatchNorm) and f"{name}.weight" in weights:
+            if isinstance(module, BATCH_NORMS) and f"{name}.weight" in weights:
                 weights[f"{name}.weight"] = weights[f"{name}.weight"].abs() + ABN_EPS
     net.load_state_dict(weights, strict=False)
     set_norm_act_slope(net, ABN_SLOPE if era == "inplace_abn" else 0.0)

@@ -59,8 +59,8 @@ class Normalize:
         self.mean = np.asarray(mean, dtype=np.float32).reshape(1, 1, 3)
         self.std = np.asarray(std, dtype=np.float32).reshape(1, 1, 3)
 
-        # fed channel k is image channel self._channels[k]
-        self._channels = (2, 1, 0) if channel_order == "rgb" else (0, 1, 2)
+        # fed channel k is image channel self.channels[k] (public: the overlays invert it)
+        self.channels = (2, 1, 0) if channel_order == "rgb" else (0, 1, 2)
         # the formula below evaluated on every uint8 value: row k is fed channel k's table
         self._table = np.ascontiguousarray(self._formula(np.arange(256, dtype=np.float32)[:, None]).T)
 
@@ -76,18 +76,18 @@ class Normalize:
         padded = shape[1:] != (height, width)
         if padded and pad.fill is not None:
             out = np.empty(shape, np.float32)
-            out[...] = self._formula(np.asarray(pad.fill, np.float32)[list(self._channels)])[:, None, None]
+            out[...] = self._formula(np.asarray(pad.fill, np.float32)[list(self.channels)])[:, None, None]
         else:
             out = np.zeros(shape, np.float32) if padded else np.empty(shape, np.float32)
         inner = out[:, pad.top:pad.top + height, pad.left:pad.left + width]
         if image_bgr.dtype == np.uint8:
             planes = cv2.split(image_bgr)
-            for k, c in enumerate(self._channels):
+            for k, c in enumerate(self.channels):
                 done = cv2.LUT(planes[c], self._table[k], dst=inner[k])
                 if not np.may_share_memory(done, out):  # OpenCV wrote elsewhere: copy it in
                     inner[k] = done
         else:
-            for k, c in enumerate(self._channels):
+            for k, c in enumerate(self.channels):
                 plane = inner[k]
                 np.divide(image_bgr[..., c].astype(np.float32, copy=False), self.div, out=plane)
                 np.subtract(plane, self.mean.flat[k], out=plane)

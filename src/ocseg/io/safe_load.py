@@ -29,12 +29,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ocseg.compat import NUMPY_SCALAR
 from ocseg.errors import MissingFileError, OcsegError, UnsafeFileError
 
 __all__ = ["SAFE_GLOBALS", "TRUST_OPTION", "trusted_files", "files_trusted", "pickle_globals",
            "load_torch", "load_npz", "load_mat"]
 
-_SCALAR = np._core.multiarray.scalar
+_SCALAR = NUMPY_SCALAR
 #: What ``weights_only`` loading may build besides tensors and plain values: numpy scalars (also
 #: under their numpy 1.x name ``numpy.core``) and numeric dtypes.
 SAFE_GLOBALS: list[Any] = [_SCALAR, (_SCALAR, "numpy.core.multiarray.scalar"), np.dtype] + [

@@ -2,7 +2,7 @@
 file or the new complete file at a checkpoint's name, never a truncated one.
 
 Why Lightning's own writer is not enough (lightning 2.6.6, fsspec 2026.9): ``TorchCheckpointIO``
-calls ``lightning.fabric.utilities.cloud_io._atomic_save``, which serialises into memory and
+calls the atomic-save helper of ``lightning.fabric.utilities.cloud_io``, which serialises into memory and
 writes the bytes inside an fsspec transaction. For a local path fsspec's ``LocalFileOpener``
 then writes them to a temporary file made by ``tempfile.mkstemp()`` *without* ``dir=``, i.e. in
 the system temporary folder (``$TMPDIR``, usually ``/tmp``), and on commit calls
@@ -25,17 +25,17 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ocseg.io.atomic import atomic_path
 from ocseg.io.safe_load import files_trusted, load_torch
 
-__all__ = ["AtomicCheckpointIO", "TEMP_SUFFIX", "remove_leftovers"]
+__all__ = ["AtomicCheckpointIO", "TEMP_SUFFIX", "is_local", "remove_leftovers"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,13 @@ def remove_leftovers(folder: str | Path) -> list[Path]:
         log.info("removed %d temporary file(s) of interrupted checkpoint saves in %s",
                  len(removed), folder)
     return removed
+
+
+def is_local(path: Any) -> bool:
+    """A local path or ``file://`` URL, not a remote one (``s3://``, ``gs://``, ``memory://``,
+    chained ``simplecache::s3://``…): what fsspec calls the ``file`` protocol."""
+    parts = re.split(r"::|://", str(path), maxsplit=1)
+    return len(parts) == 1 or parts[0] == "file"
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -84,14 +91,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         self.trust = files_trusted() if trust is None else bool(trust)
 
     def load_checkpoint(self, path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
-        if not _is_local_file_protocol(path):
+        if not is_local(path):
             return super().load_checkpoint(path, map_location, weights_only=not self.trust)
         local = Path(str(path).removeprefix("file://"))
         return load_torch(local, f"checkpoint '{local}'", trust=self.trust,
                           map_location=map_location if map_location is not None else "cpu")
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
-        if storage_options is not None or not _is_local_file_protocol(path):
+        if storage_options is not None or not is_local(path):
             return super().save_checkpoint(checkpoint, path, storage_options)
         target = Path(str(path).removeprefix("file://"))
         target.parent.mkdir(parents=True, exist_ok=True)

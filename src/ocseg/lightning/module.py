@@ -2,8 +2,9 @@
 
 Everything task-specific is injected: the network (backbone + head), the loss (a
 :class:`~ocseg.losses.base.SegLoss`), the metric factory (segmentation mIoU or SegFix boundary
-scores) and the optimizer/schedule. Training is iteration based: the poly schedule is stepped
-every optimizer step.
+scores) and the optimizer/schedule, both as partials completed here (``schedule.optimizer``,
+``schedule.scheduler``). Training is iteration based: the LR scheduler (poly by default) is
+stepped every optimizer step.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Callable
 import torch
 from lightning.pytorch import LightningModule
 from torch import nn
-from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.lr_scheduler import LRScheduler
 from torchmetrics import Metric
 
 from ocseg.checkpoints.ocseg import CONFIG_KEY
@@ -24,11 +25,11 @@ from ocseg.lightning.hyperparameters import log_hyperparameters
 from ocseg.lightning.numerics import NumericsGuard
 from ocseg.lightning.protocol_validation import predict_by_protocol
 from ocseg.losses.base import SegLoss
+from ocseg.models.layers.norm_act import BATCH_NORMS
 from ocseg.optim.param_groups import backbone_head_groups
 
 __all__ = ["SegmentationModule"]
 
-_NORM_TYPES = (nn.modules.batchnorm._BatchNorm,)
 _FREEZE_BN = {False: None, "false": None, "none": None, True: "stats", "true": "stats",
               "stats": "stats", "all": "all"}
 
@@ -51,7 +52,8 @@ class SegmentationModule(LightningModule):
             accumulates and ``compute()`` returns a dict of scalars; its ``primary`` attribute
             names the score tracked as ``val/<primary>_best`` (``mIoU``).
         optimizer: partial optimizer taking the parameter groups (``torch.optim.SGD`` …).
-        lr_lambda: per-step LR factor (``PolyWithWarmup``).
+        scheduler: partial LR scheduler taking the optimizer, stepped every optimizer step
+            (``LambdaLR`` with ``PolyWithWarmup`` by default, ``conf/schedule/poly.yaml``).
         lr: base learning rate of the backbone group; other parameters get ``lr × head_lr_mult``.
         freeze_bn: ``true`` / ``"stats"``: freeze the BatchNorm statistics while training
             (fine-tuning stages): every BatchNorm in eval mode, its running statistics neither
@@ -73,7 +75,7 @@ class SegmentationModule(LightningModule):
         loss: SegLoss,
         metric: Callable[[], Metric],
         optimizer: Callable[..., torch.optim.Optimizer],
-        lr_lambda: Callable[[int], float],
+        scheduler: Callable[[torch.optim.Optimizer], LRScheduler],
         lr: float,
         head_lr_mult: float = 1.0,
         freeze_bn: bool | str = False,
@@ -85,7 +87,7 @@ class SegmentationModule(LightningModule):
         self.net = net
         self.loss = loss
         self.optimizer_factory = optimizer
-        self.lr_lambda = lr_lambda
+        self.scheduler_factory = scheduler
         self.lr = float(lr)
         self.head_lr_mult = float(head_lr_mult)
         mode = _freeze_bn_mode(freeze_bn)
@@ -120,7 +122,7 @@ class SegmentationModule(LightningModule):
     def _norm_layers(self) -> list[nn.Module]:
         # also the SyncBatchNorm layers Lightning swaps in under trainer.sync_batchnorm (they
         # keep the same Parameter objects, so the frozen flags carry over)
-        return [m for m in self.net.modules() if isinstance(m, _NORM_TYPES)]
+        return [m for m in self.net.modules() if isinstance(m, BATCH_NORMS)]
 
     def train(self, mode: bool = True) -> "SegmentationModule":
         super().train(mode)
@@ -222,7 +224,7 @@ class SegmentationModule(LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         groups = backbone_head_groups(self.net, self.lr, self.head_lr_mult)
         optimizer = self.optimizer_factory(groups)
-        scheduler = LambdaLR(optimizer, lr_lambda=self.lr_lambda)
+        scheduler = self.scheduler_factory(optimizer)
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
 

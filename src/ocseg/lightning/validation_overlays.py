@@ -31,7 +31,7 @@ def image_of_input(tensor: torch.Tensor, normalize) -> np.ndarray:
     fed = tensor.detach().float().cpu().numpy().transpose(1, 2, 0)
     values = (fed * normalize.std.reshape(-1) + normalize.mean.reshape(-1)) * normalize.div
     bgr = np.empty_like(values)
-    bgr[..., list(normalize._channels)] = values
+    bgr[..., list(normalize.channels)] = values
     return np.clip(np.rint(bgr[..., ::-1]), 0, 255).astype(np.uint8)
 
 

@@ -1,13 +1,15 @@
 """One card per ocseg model: everything about ``model=<name>`` except its architecture.
 
-``conf/model/<name>.yaml`` composes the architecture (backbone + head) and picks the input
-normalisation and the task; the card says what the model is in the original (network name,
-backbone, checkpoint key layout), repeats the normalisation and task for code that has no config
-(a test keeps both in step), lists the weights the original released with their published scores,
-and marks test fixtures, which user-facing lists leave out. The model list, the original-layout
-table, the model tables of docs/models.md and README (``bench/models.py --docs``), the
-``zoo:<experiment>`` names (:mod:`ocseg.checkpoints.zoo`) and the model tests are views of
-:data:`CARDS`.
+A model is data plus its module: ``conf/model/<name>.yaml`` composes the architecture (backbone
++ head) and picks the input normalisation and the task; the card says what the model is in the
+original (network name, backbone, checkpoint key layout), lists the weights the original released
+with their published scores, and marks test fixtures, which user-facing lists leave out. What the
+YAML already says the card reads from it instead of repeating it (:attr:`ModelCard.normalize`,
+:attr:`~ModelCard.task`, :attr:`~ModelCard.outputs`, :attr:`~ModelCard.test_backbone`), so a new
+model is one YAML file and one card entry, and the model tests pick it up unchanged. The model
+list, the original-layout table, the model tables of docs/models.md and README
+(``bench/models.py --docs``), the ``zoo:<experiment>`` names
+(:mod:`ocseg.checkpoints.zoo`) and the model tests are views of :data:`CARDS`.
 
 Released files and scores: the original's ``MODEL_ZOO.md`` (branch ``master``; line numbers in
 the comments). Released files are InPlace-ABN-era checkpoints, which
@@ -17,13 +19,17 @@ the comments). Released files are InPlace-ABN-era checkpoints, which
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from ocseg.errors import ArgumentError, ArgumentTypeError
+from omegaconf import OmegaConf
+
+from ocseg import config
+from ocseg.errors import ArgumentError, ArgumentTypeError, OcsegError
 from ocseg.models import layouts
 from ocseg.models.layouts import Layout
 
-__all__ = ["Score", "Weights", "ModelCard", "CARDS", "card", "model_names", "original_layouts",
-           "models_with_layout"]
+__all__ = ["Score", "Weights", "ModelCard", "CARDS", "TASK_OUTPUTS", "TEST_BACKBONES", "card",
+           "model_choices", "model_names", "original_layouts", "models_with_layout"]
 
 _RELEASES = "https://github.com/hsfzxjy/models.storage/releases/download"
 _CITYSCAPES = f"{_RELEASES}/openseg.pytorch.cityscapes"
@@ -60,12 +66,43 @@ class Weights:
         return bool(self.file and self.url and self.url.endswith("/" + self.file))
 
 
+#: The outputs a network of each task returns; ``aux`` only when the head has an auxiliary
+#: branch (its ``aux`` node is not null).
+TASK_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "segmentation": ("out", "aux"), "segfix": ("mask", "direction"), "segfix_instance": ("mask", "direction")}
+
+#: The small backbone of each backbone family (its ``_target_``) that tests run a head on.
+TEST_BACKBONES: dict[str, str] = {
+    "ocseg.models.backbones.hrnet.HRNet": "hrnet_tiny",
+    "ocseg.models.backbones.resnet.DeepBaseResNet": "r18",
+}
+
+
+def _load(group: str, option: str) -> Any:
+    path = config.config_dir() / group / f"{option}.yaml"
+    if not path.is_file():
+        raise OcsegError(f"conf/{group}/{option}.yaml not found; a model card needs its config file")
+    return OmegaConf.load(path)
+
+
+def model_choices(name: str) -> dict[str, str]:
+    """The config-group options ``conf/model/<name>.yaml`` picks in its defaults list
+    (``{"backbone": "hrnet48", "normalize": "imagenet_bgr", "head": "ocr", "task": "segmentation"}``)."""
+    choices = {}
+    for entry in _load("model", name).get("defaults") or []:
+        if not isinstance(entry, str):
+            (key, value), = entry.items()
+            choices[str(key).split("@")[0].strip("/")] = str(value)
+    return choices
+
+
 @dataclass(frozen=True)
 class ModelCard:
+    """What ``model=<name>`` is beyond its architecture. The properties read
+    ``conf/model/<name>.yaml`` (and the files it picks), so they never disagree with it."""
+
     name: str                     # ``model=`` (the file name of conf/model/<name>.yaml)
     description: str
-    normalize: str                # ``conf/normalize/`` option the model's YAML picks
-    task: str = "segmentation"    # ``conf/task/`` option: segmentation | segfix
     original: str | None = None   # the original's ``network.model_name``; None: ocseg's own
     backbone: str | None = None   # the original's backbone name
     layout: Layout | None = None  # how the original names the weights
@@ -76,6 +113,34 @@ class ModelCard:
     def released(self) -> tuple[Weights, ...]:
         """The weights with a file to download."""
         return tuple(w for w in self.weights if w.url)
+
+    @property
+    def normalize(self) -> str:
+        """The ``conf/normalize/`` option the model's YAML picks."""
+        return model_choices(self.name)["normalize"]
+
+    @property
+    def task(self) -> str:
+        """The ``conf/task/`` option the model's YAML picks: segmentation | segfix."""
+        return model_choices(self.name)["task"]
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The keys of the network's output dict (:data:`TASK_OUTPUTS`; ``aux`` only when the
+        head, as the model's YAML patches it, has an auxiliary branch)."""
+        head = _load("head", model_choices(self.name)["head"])
+        head = OmegaConf.merge(head, _load("model", self.name).get("head") or {})
+        return tuple(k for k in TASK_OUTPUTS[self.task] if k != "aux" or head.get("aux") is not None)
+
+    @property
+    def test_backbone(self) -> str:
+        """The ``backbone=`` option tests run this model's head on: the small one of its
+        backbone's family (:data:`TEST_BACKBONES`)."""
+        family = str(_load("backbone", model_choices(self.name)["backbone"])["_target_"])
+        if family not in TEST_BACKBONES:
+            raise OcsegError(f"model {self.name}: backbone family {family} has no small test backbone; "
+                             "add one to ocseg.models.cards.TEST_BACKBONES")
+        return TEST_BACKBONES[family]
 
 
 def _cityscapes(file: str, miou: float, segfix: float, experiment: str) -> Weights:
@@ -109,13 +174,13 @@ _OCR_B_CITYSCAPES = ("hrnet_w48_ocr_b_hrnet48_8_20000_trainval_coarse_trainval_m
                      "freeze_bn_1_latest.pth")
 
 _CARDS = (
-    ModelCard("hrnet48", "HRNet-W48 + FCN", "imagenet_bgr", original="hrnet_w48", backbone="hrnet48",
+    ModelCard("hrnet48", "HRNet-W48 + FCN", original="hrnet_w48", backbone="hrnet48",
               layout=layouts.HRNET_W48,
               weights=(Weights(None, None, "cityscapes", scores=(Score(80.6, "cityscapes", "val"),),  # :7
                                note="the baseline with the original's settings: around 80.6"),)),
-    ModelCard("hrnet48_ocr", "HRNet-W48 + OCR", "imagenet_bgr", original="hrnet_w48_ocr",
+    ModelCard("hrnet48_ocr", "HRNet-W48 + OCR", original="hrnet_w48_ocr",
               backbone="hrnet48", layout=layouts.HRNET_W48_OCR, weights=_HRNET_W48_OCR_WEIGHTS),
-    ModelCard("hrnet48_ocr_b", "HRNet-W48 + OCR-B (256 channels)", "imagenet_bgr",
+    ModelCard("hrnet48_ocr_b", "HRNet-W48 + OCR-B (256 channels)",
               original="hrnet_w48_ocr_b", backbone="hrnet48", layout=layouts.HRNET_W48_OCR,
               weights=(
                   Weights(_OCR_B_MAPILLARY, f"{_CITYSCAPES}/{_OCR_B_MAPILLARY}", "mapillary",     # :23
@@ -126,36 +191,36 @@ _CARDS = (
                           note="Mapillary pretraining, then train+val and coarse; 'around 84.2' "
                                "on the test server",
                           experiment="cityscapes_hrnet48_ocr_b_mapillary_coarse_trainval"))),
-    ModelCard("hrnet48_asp_ocr", "HRNet-W48 + ASP-OCR", "imagenet_bgr", original="hrnet_w48_asp_ocr",
+    ModelCard("hrnet48_asp_ocr", "HRNet-W48 + ASP-OCR", original="hrnet_w48_asp_ocr",
               backbone="hrnet48", layout=layouts.HRNET_W48_ASP_OCR),
-    ModelCard("r101_fcn", "ResNet-101 + FCN", "caffe_bgr", original="fcnet", backbone=_R101,
+    ModelCard("r101_fcn", "ResNet-101 + FCN", original="fcnet", backbone=_R101,
               layout=layouts.FCNET),
-    ModelCard("r101_ocr", "ResNet-101 + OCR", "caffe_bgr", original="spatial_ocrnet", backbone=_R101,
+    ModelCard("r101_ocr", "ResNet-101 + OCR", original="spatial_ocrnet", backbone=_R101,
               layout=layouts.SPATIAL_OCRNET,
               weights=(_cityscapes(f"spatial_ocrnet_{_R101}_1_latest.pth", 79.63, 80.68,          # :15
                                    "cityscapes_r101_ocr"),)),
-    ModelCard("r101_asp_ocr", "ResNet-101 + ASP-OCR", "caffe_bgr", original="spatial_asp_ocrnet",
+    ModelCard("r101_asp_ocr", "ResNet-101 + ASP-OCR", original="spatial_asp_ocrnet",
               backbone=_R101, layout=layouts.SPATIAL_ASP_OCRNET,
               weights=(_cityscapes(f"spatial_asp_ocrnet_{_R101}_1_latest.pth", 79.89, 80.69,      # :16
                                    "cityscapes_r101_asp_ocr"),)),
-    ModelCard("r101_base_oc", "ResNet-101 + Base-OC", "caffe_bgr", original="base_ocnet", backbone=_R101,
+    ModelCard("r101_base_oc", "ResNet-101 + Base-OC", original="base_ocnet", backbone=_R101,
               layout=layouts.BASE_OCNET,
               weights=(_cityscapes(f"base_ocnet_{_R101}_1_latest.pth", 79.49, 80.55,              # :13
                                    "cityscapes_r101_base_oc"),)),
-    ModelCard("r101_asp_oc", "ResNet-101 + ASP-OC", "caffe_bgr", original="asp_ocnet", backbone=_R101,
+    ModelCard("r101_asp_oc", "ResNet-101 + ASP-OC", original="asp_ocnet", backbone=_R101,
               layout=layouts.ASP_OCNET),
-    ModelCard("r101_isa", "ResNet-101 + ISA", "caffe_bgr", original="isanet", backbone=_R101,
+    ModelCard("r101_isa", "ResNet-101 + ISA", original="isanet", backbone=_R101,
               layout=layouts.ISANET,
               weights=(Weights(None, "https://drive.google.com/open?id=1Sf9YFjo9dpirojzLev8CfHAc99U6cBwH",
                                "cityscapes", scores=(Score(79.55, "cityscapes", "val"),             # :14
                                                      Score(80.62, "cityscapes", "val", segfix=True)),
                                note="Google Drive link", experiment="cityscapes_r101_isa"),)),
-    ModelCard("segfix_hrnet48", "SegFix on HRNet-W48", "imagenet_bgr", task="segfix",
+    ModelCard("segfix_hrnet48", "SegFix on HRNet-W48",
               original="segfix_hrnet", backbone="hrnet48", layout=layouts.SEGFIX_HRNET,
               weights=(Weights("segfix_hrnet_hrnet48_segfix_loss_iter80000_1_latest.pth",          # :183
                                f"{_SEGFIX}/segfix_hrnet_hrnet48_segfix_loss_iter80000_1_latest.pth",
                                "cityscapes", experiment="segfix_cityscapes_hrnet48"),)),
-    ModelCard("segfix_hrnet2x20", "SegFix on HRNet2x-W20", "imagenet_bgr", task="segfix",
+    ModelCard("segfix_hrnet2x20", "SegFix on HRNet2x-W20",
               original="segfix_hrnet", backbone="hrnet2x20", layout=layouts.SEGFIX_HRNET,
               weights=(Weights("segfix_hrnet_hrnext20_segfix_loss_1_latest.pth",                   # :185
                                f"{_SEGFIX}/segfix_hrnet_hrnext20_segfix_loss_1_latest.pth", "cityscapes",
@@ -167,11 +232,10 @@ _CARDS = (
                                f"{_SEGFIX}/segfix_hrnet_hrnext20_segfix_loss_inst_1_latest.pth",
                                "cityscapes", note="instance boundaries (task=segfix_instance)",
                                experiment="segfix_cityscapes_hrnet2x20_instance"))),
-    ModelCard("hrnet18_small_ocr", "HRNet-W18-Small-v2 + a 128/64 OCR head: the embedded CPU default",
-              "imagenet_bgr"),
+    ModelCard("hrnet18_small_ocr", "HRNet-W18-Small-v2 + a 128/64 OCR head: the embedded CPU default"),
     ModelCard("segfix_hrnet18_small", "SegFix on HRNet-W18-Small-v2: the CPU-sized SegFix of "
-              "experiment=segfix_synthetic", "imagenet_bgr", task="segfix"),
-    ModelCard("tiny_fcn", "hrnet_tiny + a 32-wide FCN: tests and smoke runs", "imagenet_bgr",
+              "experiment=segfix_synthetic"),
+    ModelCard("tiny_fcn", "hrnet_tiny + a 32-wide FCN: tests and smoke runs",
               test_only=True),
 )
 

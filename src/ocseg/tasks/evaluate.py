@@ -20,6 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from ocseg.checkpoints import load_network
+from ocseg.checkpoints.identity import ReadCheckpoint
 from ocseg.data.dataset import SegmentationDataset
 from ocseg.data.palette import resolve_palette
 from ocseg.data.preflight import check_inputs
@@ -63,15 +64,17 @@ def _labelled(dataset: SegmentationDataset) -> bool:
     return not missing and len(dataset.samples) > 0
 
 
-def evaluate(cfg: DictConfig) -> dict:
-    """Evaluate ``cfg.ckpt_path``; returns the metrics (empty for prediction-only runs)."""
+def evaluate(cfg: DictConfig, checkpoint: ReadCheckpoint | None = None) -> dict:
+    """Evaluate ``cfg.ckpt_path``; returns the metrics (empty for prediction-only runs).
+    ``checkpoint``: the file as the command line's completion already read it."""
     if not cfg.get("ckpt_path"):
         raise OcsegError("eval needs a checkpoint: pass ckpt_path=<file> (an ocseg .ckpt or an "
                          "original openseg .pth)")
     require_output_dir(cfg.output_dir, "output_dir=")
     net, net_cfg, _ = load_network(cfg.ckpt_path, "segmentation", cfg,
                                    strict=cfg.get("ckpt_strict", True),
-                                   trust=cfg.get("trust_checkpoint", False))
+                                   trust=cfg.get("trust_checkpoint", False),
+                                   content=checkpoint.content_for(cfg.ckpt_path) if checkpoint else None)
     split = str(cfg.split)
     dataset = build_eval_dataset(cfg, split, net_cfg.get("normalize"))
     if len(dataset) == 0:

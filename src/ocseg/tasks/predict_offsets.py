@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from ocseg.checkpoints import load_network
+from ocseg.checkpoints.identity import ReadCheckpoint
 from ocseg.data.preflight import check_inputs
 from ocseg.errors import OcsegError, require_dir, require_output_dir, require_unique_stems
 from ocseg.evaluation.items import output_names
@@ -56,8 +57,9 @@ def _sources(cfg: DictConfig) -> tuple[list[Path], list[str], str]:
             f"images of dataset={cfg.dataset.name} split={cfg.split}")
 
 
-def predict_offsets(cfg: DictConfig) -> dict:
-    """Predict and write the offsets of ``cfg``'s images; returns a summary."""
+def predict_offsets(cfg: DictConfig, checkpoint: ReadCheckpoint | None = None) -> dict:
+    """Predict and write the offsets of ``cfg``'s images; returns a summary. ``checkpoint``: the
+    file as the command line's completion already read it."""
     if cfg.format not in FORMATS:
         raise OcsegError(f"unknown format={cfg.format!r}; use one of {sorted(FORMATS)}")
     if not cfg.get("ckpt_path"):
@@ -74,7 +76,8 @@ def predict_offsets(cfg: DictConfig) -> dict:
     todo = [i for i, name in enumerate(names) if cfg.overwrite or not done(name)]
     check_inputs([paths[i] for i in todo])  # all readable before the first offsets are written
     net, net_cfg, _ = load_network(cfg.ckpt_path, "segfix", cfg, strict=cfg.get("ckpt_strict", True),
-                                   trust=cfg.get("trust_checkpoint", False))
+                                   trust=cfg.get("trust_checkpoint", False),
+                                   content=checkpoint.content_for(cfg.ckpt_path) if checkpoint else None)
     predictor = instantiate(cfg.predictor)
     images = OffsetImages([paths[i] for i in todo], [names[i] for i in todo],
                           instantiate(net_cfg.normalize))

@@ -32,7 +32,7 @@ from ocseg.lightning.training_report import TrainingReport
 from ocseg.metrics.scores import Scores, metrics_from_logged
 from ocseg.metrics.table import scores_text
 
-__all__ = ["train", "train_and_score", "build_module", "build_trainer"]
+__all__ = ["train", "train_and_score", "build_module", "build_trainer", "start_warnings"]
 
 log = status_logger(__name__)
 
@@ -45,20 +45,19 @@ def _embedded(choices) -> bool:
     return choices.get("embedded") in options("embedded")
 
 
-def _recipe_notice(cfg: DictConfig) -> None:
-    """Say once when a run has no recipe: no experiment= and no embedded CPU schedule."""
+def _recipe_notice(cfg: DictConfig) -> str | None:
+    """When a run has no recipe: no experiment= and no embedded CPU schedule."""
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
-        return
+        return None
     choices = HydraConfig.get().runtime.choices
-    if choices.get("experiment") is None and not _embedded(choices):
-        log.warning(
-            "no experiment= given: dataset=%s trains with the generic defaults (schedule.lr=%s, "
-            "schedule.max_steps=%s, data.global_batch_size=%s, loss=%s without class weights); "
-            "the model-zoo recipes are experiment=<dataset>_<model>… (docs/zoo.md)",
-            cfg.dataset.name, cfg.schedule.lr, cfg.schedule.max_steps,
-            cfg.data.global_batch_size, choices.get("loss"))
+    if choices.get("experiment") is not None or _embedded(choices):
+        return None
+    return (f"no experiment= given: dataset={cfg.dataset.name} trains with the generic defaults "
+            f"(schedule.lr={cfg.schedule.lr}, schedule.max_steps={cfg.schedule.max_steps}, "
+            f"data.global_batch_size={cfg.data.global_batch_size}, loss={choices.get('loss')} without "
+            "class weights); the model-zoo recipes are experiment=<dataset>_<model>… (docs/zoo.md)")
 
 
 def _init_from(cfg: DictConfig) -> str | None:
@@ -71,27 +70,32 @@ def _init_from(cfg: DictConfig) -> str | None:
                          "stage's checkpoints/last.ckpt> (docs/zoo.md, Stage chaining)") from None
 
 
-def _scratch_warning(cfg: DictConfig) -> None:
-    """Say once when a dataset of real images trains from random weights without being asked to:
-    no ImageNet file (backbone.pretrained), no checkpoint, and backbone.pretrained=null not given
-    on the command line. The embedded generated dataset (an `embedded` schedule) trains from
-    scratch by design."""
+def _scratch_warning(cfg: DictConfig) -> str | None:
+    """When a dataset of real images trains from random weights without being asked to: no
+    ImageNet file (backbone.pretrained), no checkpoint, and backbone.pretrained=null not given on
+    the command line. The embedded generated dataset (an `embedded` schedule) trains from scratch
+    by design."""
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized() or cfg.get("backbone") is None:
-        return
+        return None
     hydra_cfg = HydraConfig.get()
     if _embedded(hydra_cfg.runtime.choices):
-        return
+        return None
     if cfg.backbone.get("pretrained") or _init_from(cfg) or cfg.get("ckpt_path"):
-        return
+        return None
     if any(o.lstrip("+~").startswith("backbone.pretrained=") for o in hydra_cfg.overrides.task):
-        return
-    log.warning(
-        "dataset=%s trains model=%s from random weights: backbone.pretrained is null. The model-zoo "
-        "recipes load the original's ImageNet file from paths.pretrained_dir (docs/zoo.md, ImageNet weights); "
-        "pass backbone.pretrained=null to train from scratch on purpose",
-        cfg.dataset.name, cfg.model.name)
+        return None
+    return (f"dataset={cfg.dataset.name} trains model={cfg.model.name} from random weights: "
+            "backbone.pretrained is null. The model-zoo recipes load the original's ImageNet file "
+            "from paths.pretrained_dir (docs/zoo.md); pass backbone.pretrained=null to train "
+            "from scratch on purpose")
+
+
+def start_warnings(cfg: DictConfig) -> list[str]:
+    """What :func:`train` warns about once before it starts (empty: nothing to say): a run
+    without a recipe, a dataset of real images trained from random weights by accident."""
+    return [m for m in (_recipe_notice(cfg), _scratch_warning(cfg)) if m]
 
 
 def _resume(cfg: DictConfig) -> Resume | None:
@@ -197,8 +201,8 @@ def train(cfg: DictConfig) -> dict:
 def _train(cfg: DictConfig) -> dict:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     _init_from(cfg)   # a stage recipe without its previous stage stops here, before any work
-    _recipe_notice(cfg)
-    _scratch_warning(cfg)
+    for message in start_warnings(cfg):
+        log.warning(message)
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
     resume = _initialise(cfg, module, _resume(cfg))

@@ -89,8 +89,6 @@ class HRNet(nn.Module):
             with its URL instead).
     """
 
-    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"))  # the stem; see ocseg.models.fuse
-
     def __init__(self, variant: str = "hrnet48", pretrained: str | None = None, download: bool = True) -> None:
         super().__init__()
         if variant not in HRNET_VARIANTS:

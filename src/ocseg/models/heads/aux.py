@@ -27,8 +27,6 @@ class FCNBranch(nn.Module):
         conv_bias, cls_bias: biases of the 3×3 conv and of the classifier (they vary per original net).
     """
 
-    conv_bn_pairs = (("conv", "norm_act"),)  # see ocseg.models.fuse
-
     def __init__(self, in_channels: int, num_classes: int, mid_channels: int | None = 512,
                  dropout: float = 0.0, conv_bias: bool = True, cls_bias: bool = True) -> None:
         super().__init__()

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["NormAct", "conv_norm_act", "set_norm_act_slope", "norm_act_slope"]
+__all__ = ["BATCH_NORMS", "NormAct", "conv_norm_act", "set_norm_act_slope", "norm_act_slope"]
+
+#: Every BatchNorm layer class, by its public name (``nn.SyncBatchNorm`` is what Lightning swaps in
+#: under ``trainer.sync_batchnorm``; a lazy BatchNorm becomes one of these on its first call).
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
 def _activation(negative_slope: float) -> nn.Module:

@@ -27,7 +27,6 @@ class BasicBlock(nn.Module):
     """Two 3×3 convs. ``first_dilation`` applies to the first (possibly strided) conv."""
 
     expansion = 1
-    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"))  # see ocseg.models.fuse
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1, dilation: int = 1,
                  first_dilation: int | None = None) -> None:
@@ -52,7 +51,6 @@ class Bottleneck(nn.Module):
     """1×1 → 3×3 (strided, dilated) → 1×1 (×4 channels). ``first_dilation`` is the 3×3's dilation."""
 
     expansion = 4
-    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"))  # see ocseg.models.fuse
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1, dilation: int = 1,
                  first_dilation: int | None = None) -> None:
