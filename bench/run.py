@@ -32,6 +32,8 @@ SECTIONS = {
     "data": ("data.py", [], []),
     "startup": ("startup.py", [], []),
     "runtimes": ("runtimes.py", ["--threads", "1", "--clock", "cpu"], []),
+    "segfix_targets": ("segfix_targets.py", [], []),
+    "validation": ("validation.py", [], []),
 }
 
 

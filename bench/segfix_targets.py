@@ -1,6 +1,6 @@
 """SegFix training samples per core: ground truth from the full label against from the crop.
 
-    python bench/segfix_targets.py [--files N] [--draws K] [--rounds R] [--json PATH]
+    python bench/segfix_targets.py [--files N] [--draws K] [--rounds R] [--quick] [--json PATH]
 
 Generates ``--files`` 1024×2048 street scenes (``ocseg.data.synthetic_city.render_scene``) as
 Cityscapes-layout PNGs and reads them with the SegFix recipe's own dataset
@@ -58,7 +58,10 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--quick", action="store_true", help="2 files, 1 draw, 3 rounds (bench/run.py --quick)")
     args = parser.parse_args()
+    if args.quick:
+        args.files, args.draws, args.rounds = 2, 1, 3
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory() as tmp:

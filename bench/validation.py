@@ -1,6 +1,6 @@
 """Training-time validation per image: the row's test protocol against scoring the resized label.
 
-    python bench/validation.py [--model tiny_fcn] [--repeats R] [--threads T] [--json PATH]
+    python bench/validation.py [--model tiny_fcn] [--repeats R] [--threads T] [--quick] [--json PATH]
 
 For each dataset whose protocol resizes (ADE20K, LIP, Mapillary; Cityscapes runs the same whole
 image either way), one image of a typical size goes through
@@ -68,7 +68,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--quick", action="store_true", help="2 repeats (bench/run.py --quick)")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = 2
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     results = {}
