@@ -28,26 +28,10 @@ import pytest
 
 from helpers.checkpoints import make_checkpoint
 from helpers.config import REPO
-from helpers.data_fakes import write_png
+from helpers.data_fakes import fixed_folder_tree, write_png
 
 H, W = 24, 32
 VAL = ("img0", "img1", "img2")  # the broken file is the last one: earlier ones would be written first
-
-
-def _folder_tree(root: Path, suffix: str = ".png") -> Path:
-    """A folder dataset (classes.yaml: 3 classes, label values 0, 1, 7 → 0, 1, 2)."""
-    rng = np.random.RandomState(0)
-    for split, names in (("train", ("tr0", "tr1")), ("val", VAL)):
-        for name in names:
-            write_png(root / "images" / split / f"{name}{suffix}", rng.randint(0, 255, (H, W, 3), np.uint8))
-            label = np.zeros((H, W), np.uint8)
-            label[:, W // 2:] = 1
-            label[H // 2:, :] = 7
-            write_png(root / "labels" / split / f"{name}.png", label)
-    (root / "classes.yaml").write_text("names: [background, cat, dog]\n"
-                                       "colors: [[0, 0, 0], [255, 0, 0], [0, 255, 0]]\n"
-                                       "id_map: {0: 0, 1: 1, 7: 2}\n")
-    return root
 
 
 @dataclass
@@ -68,7 +52,7 @@ def world(tmp_path_factory) -> World:
     from ocseg.segfix.offsets.files import write_offsets
 
     base = tmp_path_factory.mktemp("bad_input")
-    root = _folder_tree(base / "data")
+    root = fixed_folder_tree(base / "data", VAL)
     folder = ["dataset=folder", f"dataset.root={root}"]
     ckpt = make_checkpoint(base / "tiny.ckpt", overrides=folder)
     ckpt5 = make_checkpoint(base / "five.ckpt", overrides=[*folder, "dataset.num_classes=5",
@@ -94,7 +78,7 @@ class Ctx:
         return self.tmp / "out"
 
     def tree(self, suffix: str = ".png") -> Path:
-        return _folder_tree(self.tmp / "data", suffix)
+        return fixed_folder_tree(self.tmp / "data", VAL, suffix)
 
     def eval(self, *args: str, root: Path | None = None, ckpt: Path | None = None) -> list[str]:
         return [f"ckpt_path={ckpt or self.w.ckpt}", f"dataset.root={root or self.w.root}",

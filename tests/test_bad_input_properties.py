@@ -37,7 +37,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from helpers.checkpoints import make_checkpoint
-from helpers.data_fakes import write_png
+from helpers.data_fakes import fixed_folder_tree, write_png
 from helpers.hostile import torch_file
 from helpers.strategies import HOSTILE_LINES, Damage, damaged, harness_settings, hostile_names, odd_png, snapshot
 
@@ -46,18 +46,6 @@ NAMES = ("img0", "img1", "img2")
 
 
 # ---- the valid inputs, built once ------------------------------------------------------------
-def _folder_dataset(root: Path) -> None:
-    rng = np.random.RandomState(0)
-    for split, names in (("train", ("tr0", "tr1")), ("val", NAMES)):
-        for name in names:
-            write_png(root / "images" / split / f"{name}.png", rng.randint(0, 255, (H, W, 3), np.uint8))
-            label = np.zeros((H, W), np.uint8)
-            label[:, W // 2:] = 1
-            label[H // 2:, :] = 7
-            write_png(root / "labels" / split / f"{name}.png", label)
-    (root / "classes.yaml").write_text("names: [background, cat, dog]\nid_map: {0: 0, 1: 1, 7: 2}\n")
-
-
 def _segfix_inputs(root: Path) -> None:
     from ocseg.segfix.offsets.files import write_offsets
 
@@ -93,7 +81,7 @@ def cv2_png(array: np.ndarray) -> bytes:
 def template(tmp_path_factory) -> Path:
     """Every tool's valid inputs under one folder, copied into each example's own folder."""
     root = tmp_path_factory.mktemp("properties_template")
-    _folder_dataset(root / "data")
+    fixed_folder_tree(root / "data", NAMES, colors=False)
     _segfix_inputs(root)
     (root / "downloads").mkdir()
     _cityscapes_downloads(root / "downloads")

@@ -211,6 +211,23 @@ def folder_raw(root: Path, seed: int = 0, with_classes: bool = True,
     return made
 
 
+def fixed_folder_tree(root: Path, val: tuple[str, ...], suffix: str = ".png", colors: bool = True) -> Path:
+    """A folder dataset whose labels are the same three regions (0 left, 1 right, 7 bottom half;
+    classes.yaml maps 7 → class 2): images/train/tr0, tr1 and images/val/<val> (``suffix``),
+    random images of H×W. The bad-input tests break one of its files at a time."""
+    rng = np.random.RandomState(0)
+    for split, names in (("train", ("tr0", "tr1")), ("val", val)):
+        for name in names:
+            write_png(root / "images" / split / f"{name}{suffix}", rng.randint(0, 255, (H, W, 3), np.uint8))
+            label = np.zeros((H, W), np.uint8)
+            label[:, W // 2:] = 1
+            label[H // 2:, :] = 7
+            write_png(root / "labels" / split / f"{name}.png", label)
+    palette = "colors: [[0, 0, 0], [255, 0, 0], [0, 255, 0]]\n" if colors else ""
+    (root / "classes.yaml").write_text(f"names: [background, cat, dog]\n{palette}id_map: {{0: 0, 1: 1, 7: 2}}\n")
+    return root
+
+
 def mapillary_names() -> list[str]:
     import yaml
 
