@@ -66,9 +66,8 @@ def _aliased(cfg: DictConfig, key: str, schema: dict) -> str | None:
         return key
     if option not in schema:
         return None
-    parent, _, leaf = option.rpartition(".")
-    raw = OmegaConf.to_container(OmegaConf.select(cfg, parent) if parent else cfg, resolve=False)
-    pointing = OmegaConf.is_interpolation(cfg, option) and key in str(raw.get(leaf))
+    raw = _raw(cfg, option)
+    pointing = raw is not None and key in raw
     return option if pointing else None
 
 
@@ -79,7 +78,7 @@ def _raw(cfg: DictConfig, key: str) -> str | None:
         node = OmegaConf.select(cfg, parent) if parent else cfg
         if not isinstance(node, DictConfig) or leaf not in node or not OmegaConf.is_interpolation(node, leaf):
             return None
-        return str(OmegaConf.to_container(node, resolve=False)[leaf])
+        return str(OmegaConf.to_container(OmegaConf.masked_copy(node, [leaf]), resolve=False)[leaf])
     except OmegaConfBaseException:
         return None
 
