@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from helpers.config import REPO, TINY, compose
 from ocseg.checkpoints import load_checkpoint, load_network, read_checkpoint, save_network
-from ocseg.checkpoints.identity import checkpoint_overrides
+from ocseg.checkpoints.identity import complete_from_checkpoint
 from ocseg.errors import OcsegError
 
 GENERATOR = [o for o in TINY if o.startswith("dataset.generator.")]
@@ -136,15 +136,15 @@ def test_a_file_that_needs_unpickling_is_refused_unless_trusted(tmp_path):
 def test_command_line_is_completed_from_an_ocseg_checkpoint(tiny, tmp_path):
     _, _, path = tiny
     base = [f"ckpt_path={path}", "dataset.root=/data/x"]
-    assert checkpoint_overrides(base) == base + ["model=tiny_fcn", "dataset=synthetic_city"]
+    assert complete_from_checkpoint(base)[0] == base + ["model=tiny_fcn", "dataset=synthetic_city"]
     given = base + ["model=r101_ocr"]
-    assert checkpoint_overrides(given) == given + ["dataset=synthetic_city"]
+    assert complete_from_checkpoint(given)[0] == given + ["dataset=synthetic_city"]
     for unchanged in (base + ["experiment=segfix_synthetic"],
                       [f"ckpt_path={path},{path}"], [f"ckpt_path={tmp_path / 'missing.ckpt'}"]):
-        assert checkpoint_overrides(unchanged) == unchanged
+        assert complete_from_checkpoint(unchanged)[0] == unchanged
     pth = tmp_path / "original.pth"
     torch.save({"state_dict": {"cls_head.weight": torch.zeros(1)}}, pth)
-    assert checkpoint_overrides([f"ckpt_path={pth}"]) == [f"ckpt_path={pth}"]
+    assert complete_from_checkpoint([f"ckpt_path={pth}"])[0] == [f"ckpt_path={pth}"]
 
 
 def _run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -185,7 +185,6 @@ def test_eval_and_ocseg_load_read_the_checkpoint_once(tiny, tmp_path, synthetic_
     """eval.py's command-line completion hands the file it read to the task (as ``hydra_app``
     does); ``ocseg.load`` reads once for the facts and the weights."""
     import ocseg
-    from ocseg.checkpoints.identity import complete_from_checkpoint
     from ocseg.tasks.evaluate import evaluate
 
     _, _, path = tiny

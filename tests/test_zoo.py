@@ -20,7 +20,7 @@ import ocseg
 from helpers.config import CONF, REPO, compose
 from helpers.openseg_reference import FIXTURES
 from helpers.release_server import ReleaseServer, closed_port_url
-from ocseg.checkpoints.identity import checkpoint_overrides, recipe_overrides
+from ocseg.checkpoints.identity import complete_from_checkpoint
 from ocseg.checkpoints.openseg import original_key_names
 from ocseg.checkpoints.zoo import cache_dir, cached_file, zoo_checkpoint, zoo_entries, zoo_entry, zoo_names
 from ocseg.errors import OcsegError
@@ -98,13 +98,14 @@ def test_mirror_variable_replaces_the_release_base_only(monkeypatch):
 
 def test_command_lines_get_the_rows_recipe_or_its_model_and_dataset():
     args = [f"ckpt_path=zoo:{SEGFIX}", "dataset.root=/data/cityscapes"]
-    assert recipe_overrides(args) == [*args, f"experiment={SEGFIX}"]
-    assert checkpoint_overrides(args) == [*args, "model=segfix_hrnet2x20", "dataset=cityscapes"]
+    assert complete_from_checkpoint(args, recipe=True)[0] == [*args, f"experiment={SEGFIX}"]
+    assert complete_from_checkpoint(args)[0] == [*args, "model=segfix_hrnet2x20", "dataset=cityscapes"]
     given = ["ckpt_path=zoo:lip_hrnet48_ocr", "experiment=lip_hrnet48_ocr_paddle", "model=hrnet48_ocr"]
-    assert recipe_overrides(given) == given
-    assert checkpoint_overrides(given) == [*given, "dataset=lip"]
-    assert recipe_overrides(["ckpt_path=zoo:unknown"]) == ["ckpt_path=zoo:unknown"]   # the task says why
-    cfg = compose("eval", recipe_overrides(["ckpt_path=zoo:lip_hrnet48_ocr"]))
+    assert complete_from_checkpoint(given, recipe=True)[0] == given
+    assert complete_from_checkpoint(given)[0] == [*given, "dataset=lip"]
+    unknown = ["ckpt_path=zoo:unknown"]
+    assert complete_from_checkpoint(unknown, recipe=True)[0] == unknown   # the task says why
+    cfg = compose("eval", complete_from_checkpoint(["ckpt_path=zoo:lip_hrnet48_ocr"], recipe=True)[0])
     assert (cfg.model.name, cfg.dataset.name, list(cfg.test.input_size), cfg.test.flip) == \
         ("hrnet48_ocr", "lip", [473, 473], True)                    # the row's test protocol
 

@@ -21,9 +21,7 @@ from ocseg.errors import OcsegError
 from ocseg.models.cards import CARDS
 
 __all__ = ["SEGFIX_TASKS", "ReadCheckpoint", "segfix_models", "checkpoint_identity", "checkpoint_choices",
-           "checkpoint_overrides", "recipe_overrides", "complete_from_checkpoint",
-           "check_checkpoint_matches", "check_task",
-           "check_segfix_checkpoint"]
+           "complete_from_checkpoint", "check_checkpoint_matches", "check_task", "check_segfix_checkpoint"]
 
 SEGFIX_TASKS = ("segfix", "segfix_instance")
 _SEGFIX_HEAD = "SegFixHead"
@@ -108,16 +106,6 @@ def complete_from_checkpoint(args: Sequence[str], recipe: bool = False
     choices = checkpoint_choices(obj)
     added = [f"{group}={choices[group]}" for group in missing if group in choices]
     return list(args) + added, {"checkpoint": ReadCheckpoint(path, obj)}
-
-
-def checkpoint_overrides(args: Sequence[str], recipe: bool = False) -> list[str]:
-    """The command line of :func:`complete_from_checkpoint`, without what it read."""
-    return complete_from_checkpoint(args, recipe)[0]
-
-
-def recipe_overrides(args: Sequence[str]) -> list[str]:
-    """:func:`checkpoint_overrides` for a tool that composes recipes (``zoo:<name>`` → ``experiment=``)."""
-    return checkpoint_overrides(args, recipe=True)
 
 
 def check_checkpoint_matches(obj: dict[str, Any], path: str | Path, model: str, dataset: str,
